@@ -1,0 +1,1 @@
+"""Channels (Telegram, terminal) and the `rattacher` command line."""

@@ -1,0 +1,1 @@
+"""The guided dialogs, channel-agnostic: state, steps, validation, retries, timeouts."""

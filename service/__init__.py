@@ -1,0 +1,1 @@
+"""The internal account service: accounts, students, guardian links, sessions, merges, outbox."""
