@@ -1,0 +1,50 @@
+"""The aiohttp application factory: one cleanup context per resource, typed app keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from service.context import context_for, hasher_from_settings
+from service.database import create_engine
+from service.domain import Clock, utc_now
+from service.handlers import CONTEXT_KEY, OPENAPI_KEY, ROUTES
+from service.openapi import build_openapi
+from service.routing import ClientDirectory, ClientKind, guarded, json_errors
+from service.security import CredentialHasher
+from service.settings import ServiceSettings
+
+
+def client_directory(settings: ServiceSettings) -> ClientDirectory:
+    return ClientDirectory(
+        {
+            ClientKind.BOT: settings.service_token,
+            ClientKind.SCHOOL: settings.school_token,
+            ClientKind.AGENT: settings.agent_token,
+            ClientKind.DOWNSTREAM: settings.downstream_token,
+        }
+    )
+
+
+def create_app(
+    settings: ServiceSettings, *, clock: Clock = utc_now, hasher: CredentialHasher | None = None
+) -> web.Application:
+    """The service's application; the schema must already be up to date (see database.upgrade_schema)."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    app[OPENAPI_KEY] = build_openapi(ROUTES)
+    directory = client_directory(settings)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, guarded(route, directory))
+    app.cleanup_ctx.append(_database(settings, clock, hasher or hasher_from_settings(settings)))
+    return app
+
+
+def _database(settings: ServiceSettings, clock: Clock, hasher: CredentialHasher):
+    async def database_engine(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, sqlite_busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
+        app[CONTEXT_KEY] = context_for(engine, settings, hasher, clock)
+        yield
+        await engine.dispose()
+
+    return database_engine

@@ -1,0 +1,174 @@
+"""Domain rules in plain code: name identity, contact normalisation, passwords, throttling, labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import phonenumbers
+
+Clock = Callable[[], dt.datetime]
+
+TEMPORARY_PASSWORD_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U
+TEMPORARY_PASSWORD_GROUPS = 3
+TEMPORARY_PASSWORD_GROUP_LENGTH = 4
+_TEMPORARY_SHAPE = re.compile(r"[A-Z0-9]{12}")
+_NAME_SEPARATORS = re.compile(r"[\s\-'\u2019\u2018\u02bc\u2010\u2011]+")
+MAXIMUM_PASSWORD_LENGTH = 128
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def normalise_name(name: str) -> str:
+    """Case, accents, surrounding spaces and space/hyphen/apostrophe separators do not matter."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    without_accents = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _NAME_SEPARATORS.sub(" ", without_accents.casefold()).strip()
+
+
+def name_key(last_name: str, first_name: str) -> str:
+    return f"{normalise_name(last_name)}|{normalise_name(first_name)}"
+
+
+def names_identical(last_a: str, first_a: str, last_b: str, first_b: str) -> bool:
+    return name_key(last_a, first_a) == name_key(last_b, first_b)
+
+
+def normalise_identifier(identifier: str) -> str:
+    return identifier.strip().casefold()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().casefold()
+
+
+def normalise_mobile(mobile: str) -> str:
+    """E.164 form of a phone number, French numbers accepted in national form. ValueError if invalid."""
+    try:
+        number = phonenumbers.parse(mobile, "FR")
+    except phonenumbers.NumberParseException as error:
+        raise ValueError(f"not a phone number: {error}") from error
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_temporary_password(password: str) -> str:
+    """Temporary passwords are typed from a letter: case, spaces and hyphens do not matter."""
+    return re.sub(r"[\s\-]+", "", password).upper()
+
+
+def looks_like_temporary_password(password: str) -> bool:
+    return _TEMPORARY_SHAPE.fullmatch(normalise_temporary_password(password)) is not None
+
+
+def generate_temporary_password() -> str:
+    """12 symbols of a 30-symbol alphabet without look-alikes: 58.9 bits, shown as XXXX-XXXX-XXXX."""
+    groups = (
+        "".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_GROUP_LENGTH))
+        for _ in range(TEMPORARY_PASSWORD_GROUPS)
+    )
+    return "-".join(groups)
+
+
+class PasswordRule(enum.StrEnum):
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    SINGLE_CHARACTER_KIND = "single_character_kind"
+    CONTAINS_IDENTIFIER = "contains_identifier"
+    CONTAINS_NAME = "contains_name"
+    TEMPORARY_PASSWORD_SHAPE = "temporary_password_shape"
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int
+
+    def explain(self) -> dict[str, object]:
+        return {
+            "min_length": self.min_length,
+            "max_length": MAXIMUM_PASSWORD_LENGTH,
+            "rules": [rule.value for rule in PasswordRule],
+        }
+
+    def failed_rules(self, password: str, *, identifier: str, last_name: str, first_name: str) -> list[PasswordRule]:
+        """Every rule the new password breaks, in a stable order (empty: accepted)."""
+        failed: list[PasswordRule] = []
+        if len(password) < self.min_length:
+            failed.append(PasswordRule.TOO_SHORT)
+        if len(password) > MAXIMUM_PASSWORD_LENGTH:
+            failed.append(PasswordRule.TOO_LONG)
+        if password.isalpha() or password.isdigit():
+            failed.append(PasswordRule.SINGLE_CHARACTER_KIND)
+        folded = normalise_name(password)
+        if normalise_name(identifier) in folded:
+            failed.append(PasswordRule.CONTAINS_IDENTIFIER)
+        if any(len(name) >= 3 and name in folded for name in (normalise_name(last_name), normalise_name(first_name))):
+            failed.append(PasswordRule.CONTAINS_NAME)
+        if looks_like_temporary_password(password):
+            failed.append(PasswordRule.TEMPORARY_PASSWORD_SHAPE)
+        return failed
+
+
+@dataclass(frozen=True)
+class ThrottleDecision:
+    locked: bool = False
+    retry_after_seconds: int = 0
+
+    @property
+    def allowed(self) -> bool:
+        return not self.locked and self.retry_after_seconds == 0
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """After `free_failures` consecutive failures each attempt waits a doubling delay; at `lock_failures`, locked."""
+
+    free_failures: int
+    base_delay_seconds: int
+    max_delay_seconds: int
+    lock_failures: int
+
+    def delay_after(self, consecutive_failures: int) -> int:
+        if consecutive_failures < self.free_failures:
+            return 0
+        exponent = min(consecutive_failures - self.free_failures, 32)
+        return min(self.base_delay_seconds * 2**exponent, self.max_delay_seconds)
+
+    def decide(self, consecutive_failures: int, last_failure_at: dt.datetime | None, now: dt.datetime) -> ThrottleDecision:
+        if consecutive_failures >= self.lock_failures:
+            return ThrottleDecision(locked=True)
+        if last_failure_at is None:
+            return ThrottleDecision()
+        next_attempt_at = last_failure_at + dt.timedelta(seconds=self.delay_after(consecutive_failures))
+        remaining = (next_attempt_at - now).total_seconds()
+        return ThrottleDecision(retry_after_seconds=max(0, int(-(-remaining // 1))))
+
+
+REQUESTER_WINDOW = dt.timedelta(hours=1)
+
+
+def requester_retry_after(failure_times: list[dt.datetime], limit: int, now: dt.datetime) -> int:
+    """Seconds until the requester may try again (0: allowed), given its failures of the last hour."""
+    recent = sorted(at for at in failure_times if at > now - REQUESTER_WINDOW)
+    if len(recent) < limit:
+        return 0
+    frees_at = recent[len(recent) - limit] + REQUESTER_WINDOW
+    return max(1, int(-(-(frees_at - now).total_seconds() // 1)))
+
+
+def child_initial(first_name: str) -> str:
+    stripped = first_name.strip()
+    return stripped[:1].upper() if stripped else "?"
+
+
+def child_label(first_name: str, birth_date: dt.date) -> str:
+    """How the portal shows a child of another account: initial and birth date, e.g. "C 11/04/2007"."""
+    return f"{child_initial(first_name)} {birth_date:%d/%m/%Y}"

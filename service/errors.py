@@ -1,0 +1,50 @@
+"""Typed service errors: each has a stable machine code and an HTTP status (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ServiceError(Exception):
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "internal error"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None, details: list[Any] | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.retry_after = retry_after
+        self.details = details or []
+
+
+def _error(code: str, status: int, message: str) -> type[ServiceError]:
+    return type(
+        "".join(part.title() for part in code.split("_")) + "Error",
+        (ServiceError,),
+        {"code": code, "status": status, "default_message": message},
+    )
+
+
+ValidationFailed = _error("validation_error", 422, "the request does not validate")
+MalformedRequest = _error("malformed_request", 400, "the body must be a JSON document")
+PayloadTooLarge = _error("payload_too_large", 413, "the body is over the size limit")
+Unauthorized = _error("unauthorized", 401, "missing or unknown client token")
+Forbidden = _error("forbidden", 403, "this client may not call this route")
+SessionInvalid = _error("session_invalid", 401, "parent session missing, unknown, expired or revoked")
+InvalidCredentials = _error("invalid_credentials", 401, "identifier or password incorrect")
+Throttled = _error("throttled", 429, "too many failed attempts; retry later")
+CredentialLocked = _error("credential_locked", 423, "too many failed attempts; the school must issue a new temporary password")
+AccountMerged = _error("account_merged", 409, "this account was merged into another account")
+ActivationRequired = _error("activation_required", 409, "the account must be activated first")
+NamesDiffer = _error("names_differ", 409, "the last and first names of the two accounts are not identical")
+SameAccount = _error("same_account", 409, "the source account is the account you are logged in with")
+TicketInvalid = _error("ticket_invalid", 410, "ticket unknown, expired, already used or bound to another session")
+MergeConflict = _error("merge_conflict", 409, "the source account was merged meanwhile by another request")
+IdempotencyConflict = _error("idempotency_conflict", 422, "idempotency key already used with a different body")
+PasswordPolicyViolation = _error("password_policy", 422, "the new password does not meet the password policy")
+NotFound = _error("not_found", 404, "not found")
+MethodNotAllowed = _error("method_not_allowed", 405, "method not allowed on this route")
+
+ERROR_TYPES: tuple[type[ServiceError], ...] = tuple(
+    value for value in dict(globals()).values() if isinstance(value, type) and issubclass(value, ServiceError)
+)

@@ -1,0 +1,301 @@
+"""Merges ("regroupement"): preview with the source's credentials, then apply in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.context import ServiceContext
+from service.credentials import (
+    IssuedToken,
+    ParentContext,
+    consume_ticket,
+    find_usable_ticket,
+    issue_ticket,
+    require_parent,
+    verify_account_credentials,
+)
+from service.domain import child_initial, child_label, names_identical
+from service.errors import (
+    AccountMerged,
+    ActivationRequired,
+    IdempotencyConflict,
+    MergeConflict,
+    NamesDiffer,
+    SameAccount,
+    TicketInvalid,
+    ValidationFailed,
+)
+from service.models import Account, AccountStatus, GuardianLink, Merge, ParentSession, Student, Ticket, TicketKind
+from service.parents import requester_keys
+from service.records import audit, publish
+
+REF_BYTES = 3
+LinkObserver = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    ticket: IssuedToken
+    source_identifier: str
+    source_status: str
+    children: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DeclaredChild:
+    ref: str
+    legal_guardian: bool
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    ticket: str
+    idempotency_key: str
+    children: tuple[DeclaredChild, ...]
+
+    def digest(self) -> str:
+        canonical = {
+            "ticket": self.ticket,
+            "children": sorted([child.ref, child.legal_guardian] for child in self.children),
+        }
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _no_observer(_student_id: int) -> None:
+    return None
+
+
+async def preview_merge(
+    context: ServiceContext, session_token: str | None, identifier: str, password: str, requester: str | None
+) -> MergePreview:
+    """Check the source's credentials and the rules; return a ticket bound to this session and source."""
+    parent = await require_parent(context, session_token)
+    target = parent.account
+    if target.status != AccountStatus.ACTIVE:
+        raise ActivationRequired()
+    verified = await verify_account_credentials(context, identifier, password, requester_keys(requester, target.id))
+    source = verified.account
+    if source.status == AccountStatus.MERGED:
+        raise AccountMerged()
+    if source.id == target.id:
+        raise SameAccount()
+    if not names_identical(target.last_name, target.first_name, source.last_name, source.first_name):
+        raise NamesDiffer()
+    now = context.clock()
+    async with context.transaction() as session:
+        children = await _children_snapshot(session, source.id)
+        ticket = issue_ticket(
+            session,
+            context,
+            now,
+            kind=TicketKind.MERGE,
+            account_id=target.id,
+            session_id=parent.session_id,
+            source_account_id=source.id,
+            children=children,
+        )
+    return MergePreview(ticket=ticket, source_identifier=source.identifier, source_status=source.status, children=children)
+
+
+async def _children_snapshot(session: AsyncSession, account_id: int) -> list[dict[str, Any]]:
+    students = await session.scalars(
+        select(Student)
+        .join(GuardianLink, GuardianLink.student_id == Student.id)
+        .where(GuardianLink.account_id == account_id)
+        .order_by(Student.birth_date, Student.id)
+    )
+    refs: set[str] = set()
+    snapshot = []
+    for student in students:
+        ref = _fresh_ref(refs)
+        snapshot.append(
+            {
+                "ref": ref,
+                "student_id": student.id,
+                "ine": student.ine,
+                "initial": child_initial(student.first_name),
+                "birth_date": student.birth_date.isoformat(),
+                "label": child_label(student.first_name, student.birth_date),
+            }
+        )
+    return snapshot
+
+
+def _fresh_ref(taken: set[str]) -> str:
+    while (ref := secrets.token_hex(REF_BYTES)) in taken:
+        continue
+    taken.add(ref)
+    return ref
+
+
+async def apply_merge(
+    context: ServiceContext,
+    session_token: str | None,
+    request: MergeRequest,
+    *,
+    on_link_written: LinkObserver = _no_observer,
+) -> dict[str, Any]:
+    """Apply a previewed merge exactly once; a replay of the same key and body returns the first result."""
+    parent = await require_parent(context, session_token)
+    replay = await _recorded_result(context, parent.account.id, request)
+    if replay is not None:
+        return replay
+    now = context.clock()
+    async with context.reading() as session:
+        ticket = await find_usable_ticket(session, request.ticket, TicketKind.MERGE, now)
+    if ticket.session_id != parent.session_id or ticket.account_id != parent.account.id:
+        raise TicketInvalid()
+    declared = _declared_roles(ticket, request)
+    try:
+        async with context.transaction() as session:
+            return await _merge_in_transaction(session, context, parent, ticket, declared, request, on_link_written)
+    except (MergeConflict, TicketInvalid, IntegrityError):
+        replay = await _recorded_result(context, parent.account.id, request)
+        if replay is not None:
+            return replay
+        raise
+
+
+async def _recorded_result(context: ServiceContext, target_id: int, request: MergeRequest) -> dict[str, Any] | None:
+    async with context.reading() as session:
+        record = await session.scalar(
+            select(Merge).where(Merge.target_account_id == target_id, Merge.idempotency_key == request.idempotency_key)
+        )
+    if record is None:
+        return None
+    if record.request_hash != request.digest():
+        raise IdempotencyConflict()
+    return record.response
+
+
+def _declared_roles(ticket: Ticket, request: MergeRequest) -> dict[str, bool]:
+    """Every child of the ticket declared exactly once, nothing else."""
+    expected = {child["ref"] for child in ticket.children or []}
+    declared = [child.ref for child in request.children]
+    problems = [
+        {"loc": ["children"], "msg": f"child ref {ref!r} is not in this ticket"} for ref in declared if ref not in expected
+    ]
+    problems += [{"loc": ["children"], "msg": f"child ref {ref!r} declared twice"} for ref in set(declared) if declared.count(ref) > 1]
+    problems += [{"loc": ["children"], "msg": f"child ref {ref!r} not declared"} for ref in sorted(expected - set(declared))]
+    if problems:
+        raise ValidationFailed(details=problems)
+    return {child.ref: child.legal_guardian for child in request.children}
+
+
+async def _merge_in_transaction(
+    session: AsyncSession,
+    context: ServiceContext,
+    parent: ParentContext,
+    ticket: Ticket,
+    declared: dict[str, bool],
+    request: MergeRequest,
+    on_link_written: LinkObserver,
+) -> dict[str, Any]:
+    """Everything a merge writes, in the caller's transaction: any exception rolls all of it back."""
+    now = context.clock()
+    target, source_id = parent.account, ticket.source_account_id
+    if source_id is None:
+        raise TicketInvalid()
+    await consume_ticket(session, ticket.id, now)
+    await _lock_accounts(session, target.id, source_id, now)
+    snapshot = ticket.children or []
+    await _ensure_source_children_unchanged(session, source_id, snapshot)
+    source = await session.get(Account, source_id)
+    if source is None:
+        raise TicketInvalid()
+    merge_id = str(uuid.uuid4())
+    added, already_linked = await _link_children(session, target, snapshot, declared, merge_id, now, on_link_written)
+    await session.execute(
+        update(ParentSession)
+        .where(ParentSession.account_id == source_id, ParentSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    response = {"merge_id": merge_id, "source_identifier": source.identifier, "added": added, "already_linked": already_linked}
+    session.add(
+        Merge(
+            id=merge_id, target_account_id=target.id, source_account_id=source_id,
+            idempotency_key=request.idempotency_key, request_hash=request.digest(), response=response, created_at=now,
+        )
+    )
+    audit(session, now, "account.merged", "bot", source_id, merge_id=merge_id, into=target.identifier)
+    audit(session, now, "account.merge_received", "bot", target.id, merge_id=merge_id, source=source.identifier,
+          added=len(added), already_linked=len(already_linked))
+    publish(session, now, "account.merged", merge_id=merge_id, source_identifier=source.identifier,
+            target_identifier=target.identifier)
+    await session.flush()
+    return response
+
+
+async def _link_children(
+    session: AsyncSession,
+    target: Account,
+    snapshot: list[dict[str, Any]],
+    declared: dict[str, bool],
+    merge_id: str,
+    now: dt.datetime,
+    on_link_written: LinkObserver,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Link each child to the target with its declared role, unless the target already has it."""
+    existing_roles = await _target_roles(session, target.id, [child["student_id"] for child in snapshot])
+    added, already_linked = [], []
+    for child in snapshot:
+        student_id = child["student_id"]
+        if student_id in existing_roles:
+            already_linked.append(_result_item(child, existing_roles[student_id]))
+            continue
+        legal_guardian = declared[child["ref"]]
+        session.add(GuardianLink(student_id=student_id, account_id=target.id, legal_guardian=legal_guardian, created_at=now))
+        await session.flush()
+        publish(
+            session, now, "student_guardian_link.created",
+            student_ine=child["ine"], account_identifier=target.identifier, legal_guardian=legal_guardian, merge_id=merge_id,
+        )
+        added.append(_result_item(child, legal_guardian))
+        on_link_written(student_id)
+    return added, already_linked
+
+
+async def _lock_accounts(session: AsyncSession, target_id: int, source_id: int, now: dt.datetime) -> None:
+    """Conditional updates in id order: the target must still be active, the source not merged yet."""
+    for account_id in sorted((target_id, source_id)):
+        if account_id == target_id:
+            statement = update(Account).where(Account.id == target_id, Account.status == AccountStatus.ACTIVE).values(updated_at=now)
+        else:
+            statement = (
+                update(Account)
+                .where(Account.id == source_id, Account.status != AccountStatus.MERGED)
+                .values(status=AccountStatus.MERGED, merged_into_id=target_id, merged_at=now,
+                        credentials_revoked_at=now, updated_at=now)
+            )
+        if (await session.execute(statement)).rowcount != 1:
+            raise MergeConflict()
+
+
+async def _ensure_source_children_unchanged(session: AsyncSession, source_id: int, snapshot: list[dict[str, Any]]) -> None:
+    current = set(await session.scalars(select(GuardianLink.student_id).where(GuardianLink.account_id == source_id)))
+    if current != {child["student_id"] for child in snapshot}:
+        raise TicketInvalid("the source account's children changed since the preview; preview again")
+
+
+async def _target_roles(session: AsyncSession, target_id: int, student_ids: list[int]) -> dict[int, bool]:
+    rows = await session.execute(
+        select(GuardianLink.student_id, GuardianLink.legal_guardian).where(
+            GuardianLink.account_id == target_id, GuardianLink.student_id.in_(student_ids)
+        )
+    )
+    return {student_id: legal_guardian for student_id, legal_guardian in rows}
+
+
+def _result_item(child: dict[str, Any], legal_guardian: bool) -> dict[str, Any]:
+    return {"ref": child["ref"], "label": child["label"], "legal_guardian": legal_guardian}

@@ -1,0 +1,204 @@
+"""The database schema (SQLAlchemy 2 declarative). Migrations in service/migrations create it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        utc_value = value.astimezone(dt.UTC)
+        return utc_value.replace(tzinfo=None) if dialect.name == "sqlite" else utc_value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class AccountStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    MERGED = "merged"
+
+
+class TicketKind(enum.StrEnum):
+    ACTIVATION = "activation"
+    MERGE = "merge"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class School(Base):
+    __tablename__ = "schools"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uai: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Student(Base):
+    __tablename__ = "students"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ine: Mapped[str] = mapped_column(String(11), unique=True)
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(210), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_key: Mapped[str | None] = mapped_column(String(254))
+    mobile: Mapped[str | None] = mapped_column(String(40))
+    mobile_e164: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    temporary_password_hash: Mapped[str | None] = mapped_column(String(200))
+    temporary_password_expires_at: Mapped[dt.datetime | None]
+    credentials_revoked_at: Mapped[dt.datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    merged_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class GuardianLink(Base):
+    __tablename__ = "guardian_links"
+    __table_args__ = (UniqueConstraint("student_id", "account_id", name="uq_guardian_links_student_account"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    legal_guardian: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime]
+
+
+class ParentSession(Base):
+    __tablename__ = "parent_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Ticket(Base):
+    """Short-lived single-use proof: activation (after a temporary password) or merge (after a preview)."""
+
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("parent_sessions.id"))
+    source_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    children: Mapped[list[Any] | None]
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class CredentialThrottle(Base):
+    """Consecutive failures per normalised identifier, known or not."""
+
+    __tablename__ = "credential_throttles"
+    identifier_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime]
+
+
+class RequesterFailure(Base):
+    __tablename__ = "requester_failures"
+    __table_args__ = (Index("ix_requester_failures_key_at", "requester_key", "failed_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_key: Mapped[str] = mapped_column(String(255))
+    failed_at: Mapped[dt.datetime]
+
+
+class Merge(Base):
+    __tablename__ = "merges"
+    __table_args__ = (UniqueConstraint("target_account_id", "idempotency_key", name="uq_merges_target_key"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    target_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    source_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime]
+    action: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(100))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    details: Mapped[dict[str, Any]]
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+    published_at: Mapped[dt.datetime | None]
+
+
+class Escalation(Base):
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    chat_ref: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(100))
+    step: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(20))
+    collected: Mapped[dict[str, Any]]
+    transcript: Mapped[list[Any]]
+    created_at: Mapped[dt.datetime]

@@ -1,0 +1,27 @@
+"""Run the service on a real loopback port inside an async context (demo, `rattacher run`, tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from service.app import create_app
+from service.database import upgrade_schema
+from service.settings import ServiceSettings
+
+
+@asynccontextmanager
+async def running_service(settings: ServiceSettings, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Upgrade the schema, serve the app, yield its base URL ("http://127.0.0.1:PORT"), then stop."""
+    await upgrade_schema(settings.database_url)
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_port = runner.addresses[0][1]
+        yield f"http://{host}:{bound_port}"
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,272 @@
+"""The HTTP API's bodies (pydantic v2). /openapi.json is generated from these models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StringConstraints
+
+from service.domain import normalise_email, normalise_identifier, normalise_mobile, normalise_name
+
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+MAX_IDENTIFIER_LENGTH = 64
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Token = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Uai = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9]{7}[A-Z]$")]
+Ine = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-Z]{11}$")]
+SchoolName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+def _valid_mobile(mobile: str) -> str:
+    normalise_mobile(mobile)
+    return mobile
+
+
+def _fits_once_normalised(normalise, limit: int):
+    """Normalising (case folding, accent removal) can lengthen a text: keep it within its column."""
+
+    def check(value: str) -> str:
+        if len(normalise(value)) > limit:
+            raise ValueError(f"too long once normalised (at most {limit} characters)")
+        return value
+
+    return AfterValidator(check)
+
+
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    _fits_once_normalised(normalise_name, MAX_NAME_LENGTH),
+]
+AccountIdentifier = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_IDENTIFIER_LENGTH),
+    _fits_once_normalised(normalise_identifier, MAX_IDENTIFIER_LENGTH),
+    AfterValidator(normalise_identifier),
+]
+
+
+Mobile = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_valid_mobile)]
+ValidEmail = Annotated[Email, _fits_once_normalised(normalise_email, MAX_EMAIL_LENGTH)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class OpenApiDocument(RootModel[dict[str, Any]]):
+    """The OpenAPI 3.1 document of this API."""
+
+
+class HealthResponse(Body):
+    status: Literal["ok"]
+
+
+class ErrorDetail(Body):
+    code: str
+    message: str
+    retry_after: int | None = None
+    details: list[Any] = Field(default_factory=list)
+
+
+class ErrorResponse(Body):
+    error: ErrorDetail
+
+
+class Credentials(Body):
+    identifier: Identifier
+    password: Secret
+
+
+class AccountOut(Body):
+    identifier: str
+    last_name: str
+    first_name: str
+
+
+class LoggedInResponse(Body):
+    outcome: Literal["logged_in"] = "logged_in"
+    session_token: str
+    expires_at: dt.datetime
+    account: AccountOut
+
+
+class PasswordPolicyOut(Body):
+    min_length: int
+    max_length: int
+    rules: list[str]
+
+
+class ActivationRequiredResponse(Body):
+    outcome: Literal["activation_required"] = "activation_required"
+    activation_ticket: str
+    expires_at: dt.datetime
+    password_policy: PasswordPolicyOut
+
+
+class ActivationRequest(Body):
+    activation_ticket: Token
+    new_password: Secret
+
+
+class ChildOut(Body):
+    ref: str
+    initial: str
+    birth_date: dt.date
+    label: str
+    legal_guardian: bool
+
+
+class ChildrenResponse(Body):
+    account: AccountOut
+    children: list[ChildOut]
+
+
+class PreviewChildOut(Body):
+    ref: str
+    initial: str
+    birth_date: dt.date
+    label: str
+
+
+class SourceOut(Body):
+    identifier: str
+    status: str
+
+
+class MergePreviewResponse(Body):
+    ticket: str
+    expires_at: dt.datetime
+    source: SourceOut
+    children: list[PreviewChildOut]
+
+
+class ChildRoleDeclaration(Body):
+    ref: Annotated[str, StringConstraints(min_length=1, max_length=8)]
+    legal_guardian: bool
+
+
+class MergeRequestIn(Body):
+    ticket: Token
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    children: list[ChildRoleDeclaration] = Field(max_length=50)
+
+
+class MergedChildOut(Body):
+    ref: str
+    label: str
+    legal_guardian: bool
+
+
+class MergeResponse(Body):
+    merge_id: str
+    source_identifier: str
+    added: list[MergedChildOut]
+    already_linked: list[MergedChildOut]
+
+
+class SchoolIn(Body):
+    uai: Uai
+    name: SchoolName
+
+
+class GuardianIn(Body):
+    last_name: PersonName
+    first_name: PersonName
+    email: ValidEmail
+    mobile: Mobile
+    legal_guardian: bool = True
+
+
+class StudentIn(Body):
+    ine: Ine
+    last_name: PersonName
+    first_name: PersonName
+    birth_date: dt.date
+    school: SchoolIn
+    guardians: list[GuardianIn] = Field(min_length=1, max_length=4)
+
+
+class StudentRegistrationRequest(Body):
+    students: list[StudentIn] = Field(min_length=1, max_length=100)
+
+
+class GuardianOutcomeOut(Body):
+    account_identifier: str
+    created: bool
+    temporary_password: str | None = None
+
+
+class RegisteredStudentOut(Body):
+    ine: str
+    guardians: list[GuardianOutcomeOut]
+
+
+class StudentRegistrationResponse(Body):
+    students: list[RegisteredStudentOut]
+
+
+class TemporaryPasswordResponse(Body):
+    identifier: str
+    temporary_password: str
+    expires_at: dt.datetime
+
+
+class CollectedIn(Body):
+    identifier: Identifier | None = None
+    source_identifier: Identifier | None = None
+
+
+class TranscriptLine(Body):
+    at: dt.datetime
+    sender: Literal["parent", "bot"]
+    text: Annotated[str, StringConstraints(max_length=4096)]
+
+
+class EscalationIn(Body):
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    chat_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason: Text
+    step: Text
+    language: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    collected: CollectedIn = Field(default_factory=CollectedIn)
+    transcript: list[TranscriptLine] = Field(default_factory=list, max_length=500)
+
+
+class EscalationCreated(Body):
+    escalation_id: int
+    reference: str
+
+
+class EscalationOut(Body):
+    escalation_id: int
+    reference: str
+    channel: str
+    chat_ref: str
+    reason: str
+    step: str
+    language: str
+    collected: CollectedIn
+    transcript: list[TranscriptLine]
+    created_at: dt.datetime
+
+
+class EscalationList(Body):
+    escalations: list[EscalationOut]
+
+
+class OutboxEventOut(Body):
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    created_at: dt.datetime
+
+
+class OutboxPage(Body):
+    events: list[OutboxEventOut]

@@ -1,0 +1,221 @@
+"""School-side use cases: register students with automatic matching, issue temporary passwords."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import throttling
+from service.context import ServiceContext
+from service.credentials import find_account
+from service.domain import (
+    generate_temporary_password,
+    name_key,
+    normalise_email,
+    normalise_identifier,
+    normalise_mobile,
+    normalise_name,
+    normalise_temporary_password,
+)
+from service.errors import AccountMerged, NotFound
+from service.models import Account, AccountStatus, GuardianLink, School, Student
+from service.records import audit, publish
+
+
+@dataclass(frozen=True)
+class GuardianIdentity:
+    last_name: str
+    first_name: str
+    email: str
+    mobile: str
+
+    @property
+    def match_key(self) -> tuple[str, str, str]:
+        """What automatic matching compares: names, e-mail (case-insensitive), mobile (E.164)."""
+        return name_key(self.last_name, self.first_name), normalise_email(self.email), normalise_mobile(self.mobile)
+
+
+@dataclass(frozen=True)
+class GuardianDeclaration:
+    identity: GuardianIdentity
+    legal_guardian: bool
+
+
+@dataclass(frozen=True)
+class StudentRegistration:
+    ine: str
+    last_name: str
+    first_name: str
+    birth_date: dt.date
+    school_uai: str
+    school_name: str
+    guardians: tuple[GuardianDeclaration, ...]
+
+
+@dataclass(frozen=True)
+class GuardianOutcome:
+    account_identifier: str
+    created: bool
+    temporary_password: str | None
+
+
+@dataclass(frozen=True)
+class TemporaryPasswordIssued:
+    identifier: str
+    temporary_password: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class _NewAccountCredential:
+    temporary_password: str
+    temporary_password_hash: str
+
+
+async def register_students(
+    context: ServiceContext, registrations: list[StudentRegistration]
+) -> list[list[GuardianOutcome]]:
+    """Upsert schools and students, attach each guardian to the identical account or a new pending one."""
+    identities = {declaration.identity.match_key: declaration.identity for r in registrations for declaration in r.guardians}
+    async with context.reading() as session:
+        matched = {key: await _matching_account(session, key) for key in identities}
+    unmatched = [key for key, account in matched.items() if account is None]
+    credentials = dict(zip(unmatched, await asyncio.gather(*(_new_credential(context) for _ in unmatched)), strict=True))
+    now = context.clock()
+    async with context.transaction() as session:
+        accounts: dict[tuple[str, str, str], tuple[Account, str | None]] = {}
+        for key, identity in identities.items():
+            accounts[key] = await _matching_or_new_account(session, context, identity, credentials.get(key), now)
+        results = []
+        for registration in registrations:
+            student = await _upsert_student(session, registration)
+            outcomes = []
+            for declaration in registration.guardians:
+                account, temporary_password = accounts[declaration.identity.match_key]
+                await _ensure_link(session, student, account, declaration.legal_guardian, now)
+                outcomes.append(GuardianOutcome(account.identifier, temporary_password is not None, temporary_password))
+            results.append(outcomes)
+    return results
+
+
+async def _new_credential(context: ServiceContext) -> _NewAccountCredential:
+    password = generate_temporary_password()
+    return _NewAccountCredential(password, await context.hasher.hash(normalise_temporary_password(password)))
+
+
+async def _matching_account(session: AsyncSession, match_key: tuple[str, str, str]) -> Account | None:
+    names, email, mobile = match_key
+    return await session.scalar(
+        select(Account)
+        .where(
+            Account.name_key == names,
+            Account.email_key == email,
+            Account.mobile_e164 == mobile,
+            Account.status != AccountStatus.MERGED,
+        )
+        .order_by(Account.status == AccountStatus.PENDING, Account.id)
+        .limit(1)
+    )
+
+
+async def _matching_or_new_account(
+    session: AsyncSession,
+    context: ServiceContext,
+    identity: GuardianIdentity,
+    credential: _NewAccountCredential | None,
+    now: dt.datetime,
+) -> tuple[Account, str | None]:
+    existing = await _matching_account(session, identity.match_key)
+    if existing is not None:
+        return existing, None
+    if credential is None:
+        credential = await _new_credential(context)
+    names, email, mobile = identity.match_key
+    account = Account(
+        identifier=await _free_identifier(session, identity),
+        last_name=identity.last_name.strip(),
+        first_name=identity.first_name.strip(),
+        name_key=names,
+        email=identity.email.strip(),
+        email_key=email,
+        mobile=identity.mobile.strip(),
+        mobile_e164=mobile,
+        status=AccountStatus.PENDING,
+        temporary_password_hash=credential.temporary_password_hash,
+        temporary_password_expires_at=now + context.temporary_password_validity,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(account)
+    await session.flush()
+    audit(session, now, "account.created", "school", account.id)
+    return account, credential.temporary_password
+
+
+async def _free_identifier(session: AsyncSession, identity: GuardianIdentity) -> str:
+    """Portal style: first-name initial, dot, last name ("c.martin"), then c.martin2, c.martin3..."""
+    last = re.sub(r"[^a-z]", "", normalise_name(identity.last_name)) or "parent"
+    initial = (re.sub(r"[^a-z]", "", normalise_name(identity.first_name)) or "x")[0]
+    base = f"{initial}.{last}"[:56]
+    taken = set(await session.scalars(select(Account.identifier).where(Account.identifier.startswith(base))))
+    suffix = 1
+    while (candidate := base if suffix == 1 else f"{base}{suffix}") in taken:
+        suffix += 1
+    return candidate
+
+
+async def _upsert_student(session: AsyncSession, registration: StudentRegistration) -> Student:
+    school = await session.scalar(select(School).where(School.uai == registration.school_uai))
+    if school is None:
+        school = School(uai=registration.school_uai, name=registration.school_name)
+        session.add(school)
+        await session.flush()
+    student = await session.scalar(select(Student).where(Student.ine == registration.ine))
+    if student is None:
+        student = Student(ine=registration.ine)
+        session.add(student)
+    student.last_name = registration.last_name
+    student.first_name = registration.first_name
+    student.birth_date = registration.birth_date
+    student.school_id = school.id
+    await session.flush()
+    return student
+
+
+async def _ensure_link(session: AsyncSession, student: Student, account: Account, legal_guardian: bool, now: dt.datetime) -> None:
+    link = await session.scalar(
+        select(GuardianLink).where(GuardianLink.student_id == student.id, GuardianLink.account_id == account.id)
+    )
+    if link is not None:
+        link.legal_guardian = legal_guardian
+        return
+    session.add(GuardianLink(student_id=student.id, account_id=account.id, legal_guardian=legal_guardian, created_at=now))
+    publish(
+        session, now, "student_guardian_link.created",
+        student_ine=student.ine, account_identifier=account.identifier, legal_guardian=legal_guardian, merge_id=None,
+    )
+
+
+async def issue_temporary_password(context: ServiceContext, identifier: str) -> TemporaryPasswordIssued:
+    """A new temporary password for an account; it also lifts a lock on that identifier."""
+    temporary_password = generate_temporary_password()
+    temporary_hash = await context.hasher.hash(normalise_temporary_password(temporary_password))
+    now = context.clock()
+    expires_at = now + context.temporary_password_validity
+    async with context.transaction() as session:
+        account = await find_account(session, identifier)
+        if account is None:
+            raise NotFound("no account with this identifier")
+        if account.status == AccountStatus.MERGED:
+            raise AccountMerged()
+        account.temporary_password_hash = temporary_hash
+        account.temporary_password_expires_at = expires_at
+        account.updated_at = now
+        await throttling.reset_failures(session, normalise_identifier(identifier))
+        audit(session, now, "temporary_password.issued", "school", account.id)
+    return TemporaryPasswordIssued(identifier=account.identifier, temporary_password=temporary_password, expires_at=expires_at)
