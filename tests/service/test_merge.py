@@ -237,3 +237,14 @@ async def test_twenty_concurrent_merges_of_one_source_have_exactly_one_winner(ap
     linked = sorted((ine, identifier) for ine, identifier in rows if identifier != "a.durand")
     assert linked == [(f"0800000{number:02d}DU", targets[winner_index]) for number in range(3)]
     assert source.status == "merged"
+
+
+async def test_an_activation_ticket_dies_with_its_merged_account(api) -> None:
+    _, login = await api.login("c.martin7", SOURCE_TEMPORARY)
+    keeper = await api.session_for("c.martin", "Soleil-Bleu-2026")
+    preview = await preview_c_martin7(api, keeper)
+    assert (await api.merge(keeper, preview["ticket"], "cle-1", all_legal(preview)))[0] == 201
+    status, error = await api.call(
+        "POST", "/v1/activations", {"activation_ticket": login["activation_ticket"], "new_password": "Jardin-Fleuri-42"}
+    )
+    assert (status, error["error"]["code"]) == (410, "ticket_invalid")
