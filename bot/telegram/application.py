@@ -1,0 +1,115 @@
+"""The python-telegram-bot Application of the channel, and its long-polling lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
+from bot.telegram.settings import TelegramSettings
+from conversations.commands import command_menu
+from conversations.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+
+logger = logging.getLogger(__name__)
+
+
+class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
+    """Updates of one chat run one after the other, in arrival order; other chats concurrently."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: Counter[int] = Counter()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if not self._users[chat.id]:
+                del self._users[chat.id], self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to allocate: locks are created per chat on demand."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+
+def build_application(
+    settings: TelegramSettings, channel: TelegramChannel, *, with_updater: bool = True
+) -> Application:
+    """The Application: rate-limited bot, one handler that hands every update to the channel."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=settings.rate_limit_retries))
+        .concurrent_updates(ChatOrderedUpdateProcessor(settings.max_concurrent_updates))
+    )
+    if not with_updater:
+        builder = builder.updater(None)
+    application = builder.build()
+
+    async def hand_to_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await channel.process(update, context.bot)
+
+    application.add_handler(TypeHandler(Update, hand_to_channel))
+    application.add_error_handler(log_failed_update)
+    return application
+
+
+async def log_failed_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a failed update by its id only: its content may hold a password."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    logger.error("Telegram update %s failed", update_id, exc_info=context.error)
+
+
+async def register_commands(application: Application) -> None:
+    """The command menu, in French for everyone and in English for English-speaking users."""
+    for language in SUPPORTED_LANGUAGES:
+        commands = [BotCommand(name, description) for name, description in command_menu(language)]
+        language_code = None if language == DEFAULT_LANGUAGE else language
+        await application.bot.set_my_commands(commands, language_code=language_code)
+
+
+async def serve_polling(
+    application: Application, settings: TelegramSettings, stop: asyncio.Event
+) -> None:
+    """Long-poll Telegram until `stop` is set; pending updates are kept for the next start."""
+    async with application:
+        await register_commands(application)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            timeout=settings.polling_timeout_seconds,
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+        )
+        logger.info("Telegram bot @%s is polling", application.bot.username)
+        try:
+            await stop.wait()
+        finally:
+            await application.updater.stop()
+            await application.stop()

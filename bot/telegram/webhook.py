@@ -1,0 +1,108 @@
+"""Webhook mode: an aiohttp server Telegram (through a load balancer) posts updates to.
+
+The update is processed first and answered 200 afterwards: if the process dies or Telegram
+cannot be reached while replying, Telegram gets no 2xx and delivers the update again, and the
+engine's update_id deduplication turns the repeat into a re-send of the same replies (no step
+is applied twice). Several processes may serve the same webhook: the engine serialises the
+updates of one chat across processes through the shared database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.telegram.application import register_commands
+from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
+from bot.telegram.settings import TelegramSettings
+
+logger = logging.getLogger(__name__)
+
+SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 1024 * 1024
+
+APPLICATION = web.AppKey("telegram_application", Application)
+CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
+SECRET_TOKEN = web.AppKey("webhook_secret_token", bytes)
+
+
+def create_webhook_app(
+    application: Application, channel: TelegramChannel, settings: TelegramSettings
+) -> web.Application:
+    """The webhook endpoint (at the public URL's path) and /healthz."""
+    assert settings.webhook_secret_token is not None
+    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+    app[APPLICATION] = application
+    app[CHANNEL] = channel
+    app[SECRET_TOKEN] = settings.webhook_secret_token.get_secret_value().encode()
+    app.router.add_post(settings.webhook_path, receive_update)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def receive_update(request: web.Request) -> web.Response:
+    """Check the secret token, process the update, then acknowledge it."""
+    given = request.headers.get(SECRET_TOKEN_HEADER, "").encode()
+    if not hmac.compare_digest(given, request.app[SECRET_TOKEN]):
+        return web.json_response({"error": "forbidden"}, status=403)
+    application = request.app[APPLICATION]
+    try:
+        update = Update.de_json(await request.json(), application.bot)
+    except ValueError:
+        return web.json_response({"error": "not an update"}, status=400)
+    try:
+        await application.update_processor.process_update(
+            update, request.app[CHANNEL].process(update, application.bot)
+        )
+    except Exception:  # noqa: BLE001 - any failure: let Telegram deliver the update again
+        logger.exception("Telegram update %s failed; Telegram will retry it", update.update_id)
+        return web.json_response({"error": "retry later"}, status=500)
+    return web.json_response({"ok": True})
+
+
+@asynccontextmanager
+async def serving_webhook(
+    application: Application, channel: TelegramChannel, settings: TelegramSettings
+) -> AsyncIterator[web.AppRunner]:
+    """Listen locally, then register the public URL with setWebhook; yields the runner."""
+    assert settings.webhook_url is not None and settings.webhook_secret_token is not None
+    async with application:
+        runner = web.AppRunner(create_webhook_app(application, channel, settings))
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port)
+            await site.start()
+            await register_commands(application)
+            await application.bot.set_webhook(
+                settings.webhook_url,
+                secret_token=settings.webhook_secret_token.get_secret_value(),
+                allowed_updates=list(ALLOWED_UPDATES),
+                max_connections=settings.webhook_max_connections,
+                drop_pending_updates=False,
+            )
+            logger.info("Telegram webhook of @%s is served", application.bot.username)
+            yield runner
+        finally:
+            await runner.cleanup()
+
+
+async def serve_webhook(
+    application: Application,
+    channel: TelegramChannel,
+    settings: TelegramSettings,
+    stop: asyncio.Event,
+) -> None:
+    """Serve the webhook until `stop` is set. The webhook stays registered for the others."""
+    async with serving_webhook(application, channel, settings):
+        await stop.wait()

@@ -1,0 +1,173 @@
+"""`rattacher demo`: the whole product offline, chatting in the terminal.
+
+The service runs in the same process (real HTTP on a loopback port) on a local SQLite file with
+the demo data; the terminal channel only turns lines into `Inbound`s and `Outcome`s into text:
+buttons become numbered choices, passwords are read without echo when a terminal is attached, and
+with piped input every line is one message, so the demo can be scripted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import SecretStr
+
+from conversations.engine import Button, DialogEngine, Inbound, Outcome
+from conversations.i18n import N_, normalise_language, translator
+from conversations.runtime import dialog_engine
+from conversations.settings import DialogSettings
+from service.cli import DEMO_FIXTURE
+from service.context import hasher_from_settings
+from service.fixtures import load_fixture_file
+from service.runner import running_service
+from service.settings import ServiceSettings
+
+CHAT_KEY = "terminal:local"
+DEFAULT_DATABASE = Path("var") / "rattacher-demo.db"
+BOT_PREFIX = "Rattacher › "
+PARENT_PREFIX = N_("You › ")
+
+DEMO_BANNER = N_(
+    "Rattacher demo — the service runs on {url} with the demo data.\n"
+    "Accounts to try:\n"
+    "  • c.martin / Soleil-Bleu-2026: the account to keep (active, one child).\n"
+    "  • c.martin7 / K7QX-M2PA-9TZC: the other account, with Chloé (11/04/2007) and Mathis (04/01/2010).\n"
+    "  • s.petit / P3LM-6VXA-2RGE: an account to activate.\n"
+    "  • c.martinez / R4TW-9HKP-3MXE: names that differ from c.martin's.\n"
+    "Type a number to press a button, /aide for help, Ctrl-D to quit."
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add `demo` to the `rattacher` command's sub-parsers."""
+    demo = subparsers.add_parser("demo", help="try the whole conversation offline, in this terminal, with demo data")
+    demo.add_argument(
+        "--database", type=Path, default=DEFAULT_DATABASE, help=f"SQLite file (default: {DEFAULT_DATABASE})"
+    )
+    demo.add_argument("--reset", action="store_true", help="start again from the demo data (deletes the file first)")
+    demo.add_argument("--language", default=None, help="fr or en (default: French)")
+    demo.set_defaults(handler=run_demo)
+
+
+def run_demo(arguments: argparse.Namespace) -> int:
+    """Run the demo until the end of input."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        asyncio.run(demo(arguments.database, reset=arguments.reset, language=arguments.language))
+    except KeyboardInterrupt:
+        print()
+        return 130
+    return 0
+
+
+async def demo(database: Path, *, reset: bool, language: str | None) -> None:
+    """Start the service on the demo database, then chat in the terminal."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    if reset:
+        database.unlink(missing_ok=True)
+    first_run = not database.exists()
+    database_url = f"sqlite+aiosqlite:///{database.resolve()}"
+    token = secrets.token_urlsafe(32)
+    service_settings = ServiceSettings(database_url=database_url, service_token=SecretStr(token))
+    async with running_service(service_settings, port=0) as service_url:
+        if first_run:
+            await load_demo_data(database, service_settings)
+        settings = DialogSettings(database_url=database_url)
+        async with dialog_engine(settings, service_url=service_url, service_token=token) as engine:
+            _ = translator(normalise_language(language or settings.default_language))
+            channel = TerminalChannel(engine, language=language, parent_prefix=_(PARENT_PREFIX))
+            channel.show_text(_(DEMO_BANNER).format(url=service_url))
+            await channel.converse(opening_command="start" if first_run else "aide")
+
+
+async def load_demo_data(database: Path, settings: ServiceSettings) -> None:
+    """Load the demo fixture; if that fails, remove the file so that the next run loads it again."""
+    try:
+        await load_fixture_file(
+            settings.database_url, DEMO_FIXTURE, settings=settings, hasher=hasher_from_settings(settings)
+        )
+    except BaseException:
+        database.unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class TerminalChannel:
+    """Lines in, text out; no dialog logic."""
+
+    engine: DialogEngine
+    language: str | None = None
+    parent_prefix: str = PARENT_PREFIX
+    input: TextIO = field(default_factory=lambda: sys.stdin)
+    output: TextIO = field(default_factory=lambda: sys.stdout)
+    buttons: list[Button] = field(default_factory=list)
+
+    @property
+    def interactive(self) -> bool:
+        return self.input.isatty()
+
+    async def converse(self, opening_command: str) -> None:
+        """Send the opening command (/aide shows where a previous run stopped), then chat until the end of input."""
+        opening = Inbound(chat_key=CHAT_KEY, kind="command", command=opening_command, language=self.language)
+        outcome = await self.engine.handle(opening)
+        while True:
+            self.show(outcome)
+            line = await asyncio.to_thread(self.read_line, outcome.expects_secret)
+            if line is None:
+                return
+            outcome = await self.engine.handle(
+                inbound_from_line(line, self.buttons, secret=outcome.expects_secret, language=self.language)
+            )
+
+    def read_line(self, secret: bool) -> str | None:
+        """One line typed (without echo for a password on a terminal), or None at the end of input."""
+        try:
+            if secret and self.interactive:
+                return getpass.getpass(self.parent_prefix)
+            if self.interactive:
+                return input(self.parent_prefix)
+            line = self.input.readline()
+        except EOFError:
+            return None
+        if not line:
+            return None
+        line = line.rstrip("\r\n")
+        self.output.write(self.parent_prefix + ("•" * 8 if secret else line) + "\n")
+        return line
+
+    def show(self, outcome: Outcome) -> None:
+        """Print the replies, with the buttons of the last keyboard numbered."""
+        if outcome.notice:
+            self.show_text(f"({outcome.notice})")
+        for reply in outcome.replies:
+            self.show_text(reply.text)
+            if reply.buttons:
+                self.buttons = [button for row in reply.buttons for button in row]
+                for number, button in enumerate(self.buttons, start=1):
+                    self.output.write(f"    {number}. {button.label}\n")
+        self.output.flush()
+
+    def show_text(self, text: str) -> None:
+        self.output.write(BOT_PREFIX + text.replace("\n", "\n" + " " * len(BOT_PREFIX)) + "\n")
+        self.output.flush()
+
+
+def inbound_from_line(line: str, buttons: list[Button], *, secret: bool, language: str | None) -> Inbound:
+    """The message a typed line stands for: a command, a numbered button, or text."""
+    stripped = line.strip()
+    if stripped.startswith("/") and len(stripped) > 1:
+        name, _space, argument = stripped[1:].partition(" ")
+        return Inbound(
+            chat_key=CHAT_KEY, kind="command", command=name.lower(), text=argument.strip(), language=language
+        )
+    if not secret and stripped.isdigit() and 1 <= int(stripped) <= len(buttons):
+        return Inbound(chat_key=CHAT_KEY, kind="button", button=buttons[int(stripped) - 1].data, language=language)
+    return Inbound(chat_key=CHAT_KEY, kind="text", text=line, language=language)

@@ -1,0 +1,22 @@
+"""Settings of the dialog (environment variables prefixed RATTACHER_, optional .env), injected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DialogSettings(BaseSettings):
+    """Where the dialog state lives and how the dialog behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="RATTACHER_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/rattacher.db"
+    dialog_timeout_seconds: int = Field(default=900, ge=1)  # inactivity before a pending step expires
+    default_language: str = "fr"
+    locales_dir: Path | None = None  # None: the repository's locales/ directory
+    service_timeout_seconds: float = Field(default=10.0, gt=0)  # each HTTP call to the service
+    max_attempts_per_step: int = Field(default=3, ge=1)  # invalid inputs: asked again twice, then an agent offered
+    sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock

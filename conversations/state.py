@@ -1,0 +1,118 @@
+"""The durable dialog state of one chat: where the parent is and what they have told us.
+
+It never holds a password. Credentials that are not passwords (the parent's session token, an
+activation ticket) travel beside it in `Credentials`, stored in their own columns.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+TRANSCRIPT_LIMIT = 40
+TRANSCRIPT_TEXT_LIMIT = 500
+HANDLED_UPDATES_KEPT = 50
+
+
+class Step(enum.StrEnum):
+    """The steps of the guided conversation."""
+
+    WELCOME = "welcome"
+    LOGIN_IDENTIFIER = "login_identifier"
+    LOGIN_PASSWORD = "login_password"
+    NEW_PASSWORD = "new_password"
+    NEW_PASSWORD_AGAIN = "new_password_again"
+    MY_CHILDREN = "my_children"
+    SOURCE_IDENTIFIER = "source_identifier"
+    SOURCE_PASSWORD = "source_password"
+    CONFIRM_SOURCE = "confirm_source"
+    CHOOSE_ROLES = "choose_roles"
+
+
+SECRET_STEPS = frozenset({Step.LOGIN_PASSWORD, Step.NEW_PASSWORD, Step.NEW_PASSWORD_AGAIN, Step.SOURCE_PASSWORD})
+RESTING_STEPS = frozenset({Step.WELCOME, Step.MY_CHILDREN})
+DEFAULT_ESCALATION_REASON = "parent_request"
+
+
+class TranscriptEntry(BaseModel):
+    """One line of the conversation, secrets already removed."""
+
+    at: datetime
+    sender: str  # "parent" or "bot"
+    text: str
+
+
+class FoundChild(BaseModel):
+    """A child of the other account, as shown by the merge preview."""
+
+    ref: str
+    label: str
+
+
+class PendingMerge(BaseModel):
+    """The verified other account, waiting for the parent's confirmation."""
+
+    ticket: str
+    source_identifier: str
+    source_status: str
+    children: list[FoundChild]
+    not_guardian: list[str] = Field(default_factory=list)  # refs toggled « pas représentant légal »
+    idempotency_key: str | None = None
+
+
+class CompletedMerge(BaseModel):
+    """What the last applied merge did, to answer a second press kindly."""
+
+    source_identifier: str
+    added: list[str]
+
+
+class RecordedOutcome(BaseModel):
+    """The replies sent for the last update, returned again if the same update comes back."""
+
+    update_id: int
+    payload: dict
+
+
+class DialogState(BaseModel):
+    """Everything the dialog remembers about one chat (never a password)."""
+
+    step: Step = Step.WELCOME
+    language: str = "fr"
+    attempts: int = 0
+    nonce: str = ""
+    offered: list[str] = Field(default_factory=list)  # button actions valid for `nonce`
+    wants_merge: bool = False
+    account_identifier: str | None = None  # logged-in account (the one to keep)
+    typed_identifier: str | None = None  # login identifier being typed
+    source_identifier: str | None = None
+    password_min_length: int = 10  # from the service's policy when an activation starts
+    password_max_length: int = 128
+    pending: PendingMerge | None = None
+    completed: CompletedMerge | None = None
+    escalation_reason: str = DEFAULT_ESCALATION_REASON  # why « Parler à un conseiller » was last offered
+    language_chosen: bool = False  # set on first contact or by /langue; then the channel's hint is ignored
+    last_activity: datetime | None = None
+    last_outcome: RecordedOutcome | None = None
+    handled_update_ids: list[int] = Field(default_factory=list)  # the latest ones, to drop repeats
+    transcript: list[TranscriptEntry] = Field(default_factory=list)
+
+    def remember(self, at: datetime, sender: str, text: str) -> None:
+        """Append one transcript line, bounded in length and count."""
+        self.transcript.append(TranscriptEntry(at=at, sender=sender, text=text[:TRANSCRIPT_TEXT_LIMIT]))
+        del self.transcript[:-TRANSCRIPT_LIMIT]
+
+
+class Credentials(BaseModel):
+    """Secrets that are not passwords, kept out of the state JSON (own columns, never logged)."""
+
+    session_token: str | None = None
+    activation_ticket: str | None = None
+    new_password_digest: str | None = None  # salted scrypt of the first typing, until the second
+
+    def __repr__(self) -> str:
+        return "Credentials(<hidden>)"
+
+    __str__ = __repr__

@@ -1,0 +1,87 @@
+"""Reading what parents type: cleaning, identifiers, passwords and free-text intents."""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+
+MAX_IDENTIFIER_LENGTH = 64
+MAX_PASSWORD_LENGTH = 256
+IDENTIFIER_PATTERN = re.compile(r"[\w.@+\-']+")
+
+
+class IdentifierProblem(enum.Enum):
+    """Why a typed text is not an identifier."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    SPACES = "spaces"
+    CHARACTERS = "characters"
+
+
+class Intent(enum.Enum):
+    """What a parent's free text asks for."""
+
+    LINK_CHILD = "link_child"
+    MY_CHILDREN = "my_children"
+    AGENT = "agent"
+    CONTINUE = "continue"
+    CANCEL = "cancel"
+
+
+_INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
+    (Intent.AGENT, ("conseiller", "humain", "agent", "human")),
+    (Intent.CANCEL, ("annuler", "non", "cancel", "no", "stop")),
+    (Intent.CONTINUE, ("continuer", "oui", "continue", "yes", "ok", "d'accord")),
+    (
+        Intent.LINK_CHILD,
+        ("ajout", "rattach", "regroup", "fusion", "fils", "fille", "add", "link", "merge", "son", "daughter"),
+    ),
+    (Intent.MY_CHILDREN, ("enfants", "children", "kids", "liste", "list")),
+)
+
+
+def without_control_characters(text: str) -> str:
+    """The text in NFC form with control and format characters replaced by spaces."""
+    normalised = unicodedata.normalize("NFC", text)
+    return "".join(" " if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co"} else char for char in normalised)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for matching words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def read_identifier(text: str) -> tuple[str, IdentifierProblem | None]:
+    """The identifier typed (stripped), or the reason it cannot be one."""
+    candidate = unicodedata.normalize("NFC", text).strip()
+    if not candidate:
+        return "", IdentifierProblem.EMPTY
+    if len(candidate) > MAX_IDENTIFIER_LENGTH:
+        return "", IdentifierProblem.TOO_LONG
+    if any(char.isspace() for char in candidate):
+        return "", IdentifierProblem.SPACES
+    if not IDENTIFIER_PATTERN.fullmatch(candidate):
+        return "", IdentifierProblem.CHARACTERS
+    return candidate, None
+
+
+def password_is_readable(text: str) -> bool:
+    """Whether a typed password can be sent at all (not empty, not absurdly long)."""
+    return len(text.strip()) > 0 and len(text) <= MAX_PASSWORD_LENGTH
+
+
+def detect_intent(text: str, accepted: frozenset[Intent]) -> Intent | None:
+    """The first accepted intent whose words appear in the text."""
+    words = set(re.findall(r"[\w']+", fold(text)))
+    for intent, stems in _INTENT_WORDS:
+        if intent in accepted and any(_matches(word, stem) for word in words for stem in stems):
+            return intent
+    return None
+
+
+def _matches(word: str, stem: str) -> bool:
+    """Short words must match exactly; longer stems match the beginning of a word."""
+    return word == stem or (len(stem) > 3 and word.startswith(stem))

@@ -1,0 +1,262 @@
+"""An in-memory account service implementing the dialog's AccountService interface (a fake, not a mock).
+
+It follows the real service's rules closely enough for the dialog's unit and property tests:
+credentials, activation, throttling, name identity, single-use tickets bound to a session and
+idempotent merges. `unavailable` makes every call fail as if the service were down.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+from conversations.service_client import (
+    AccountMerged,
+    AccountSummary,
+    ActivationNeeded,
+    Child,
+    ChildrenList,
+    EscalationReceipt,
+    EscalationRequest,
+    IdempotencyConflict,
+    InvalidCredentials,
+    LinkedChild,
+    LoggedIn,
+    MergePreview,
+    MergeResult,
+    NamesDiffer,
+    PasswordPolicy,
+    PreviewChild,
+    RoleDeclaration,
+    SameAccount,
+    ServiceUnavailable,
+    SessionInvalid,
+    SourceAccount,
+    Throttled,
+    TicketInvalid,
+)
+
+FREE_FAILURES = 5
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass
+class FakeAccount:
+    identifier: str
+    last_name: str
+    first_name: str
+    status: str  # pending, active, merged
+    password: str | None = None
+    temporary_password: str | None = None
+    failures: int = 0
+
+
+@dataclass
+class FakeStudent:
+    first_name: str
+    birth_date: date
+
+    @property
+    def label(self) -> str:
+        return f"{self.first_name[0]} {self.birth_date:%d/%m/%Y}"
+
+
+@dataclass
+class FakeTicket:
+    session: str
+    source: str
+    refs: dict[str, str]  # ref -> student key
+    used: bool = False
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    letters = "".join(" " if char in "-'’" else char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(letters.split())
+
+
+def demo_accounts() -> dict[str, FakeAccount]:
+    accounts = [
+        FakeAccount("c.martin", "MARTIN", "Camille", "active", password="Soleil-Bleu-2026"),
+        FakeAccount("c.martin7", "Martin", "Camille", "pending", temporary_password="K7QX-M2PA-9TZC"),
+        FakeAccount("c.martinez", "MARTINEZ", "Camille", "pending", temporary_password="R4TW-9HKP-3MXE"),
+        FakeAccount("c.martin.ancien", "MARTIN", "Camille", "merged", password="Ancien-Compte-2020"),
+        FakeAccount("s.petit", "PETIT", "Sophie", "pending", temporary_password="P3LM-6VXA-2RGE"),
+    ]
+    return {account.identifier: account for account in accounts}
+
+
+def demo_students() -> dict[str, FakeStudent]:
+    return {
+        "leo": FakeStudent("Léo", date(2015, 9, 15)),
+        "chloe": FakeStudent("Chloé", date(2007, 4, 11)),
+        "mathis": FakeStudent("Mathis", date(2010, 1, 4)),
+        "ines": FakeStudent("Inès", date(2012, 6, 20)),
+        "hugo": FakeStudent("Hugo", date(2014, 5, 3)),
+    }
+
+
+def demo_links() -> dict[tuple[str, str], bool]:
+    return {
+        ("c.martin", "leo"): True,
+        ("c.martin7", "chloe"): True,
+        ("c.martin7", "mathis"): True,
+        ("c.martinez", "ines"): True,
+        ("s.petit", "hugo"): True,
+    }
+
+
+@dataclass
+class FakeAccountService:
+    accounts: dict[str, FakeAccount] = field(default_factory=demo_accounts)
+    students: dict[str, FakeStudent] = field(default_factory=demo_students)
+    links: dict[tuple[str, str], bool] = field(default_factory=demo_links)  # (account, student) -> legal guardian
+    sessions: dict[str, str] = field(default_factory=dict)  # token -> account identifier
+    activation_tickets: dict[str, str] = field(default_factory=dict)
+    merge_tickets: dict[str, FakeTicket] = field(default_factory=dict)
+    merges: dict[str, tuple[list[RoleDeclaration], MergeResult]] = field(default_factory=dict)
+    escalations: list[EscalationRequest] = field(default_factory=list)
+    received_passwords: list[str] = field(default_factory=list)
+    unavailable: bool = False
+    merges_applied: int = 0
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _available(self) -> None:
+        if self.unavailable:
+            raise ServiceUnavailable("fake service stopped")
+
+    def _verify(self, identifier: str, password: str) -> FakeAccount:
+        self.received_passwords.append(password)
+        account = self.accounts.get(identifier)
+        if account is not None and account.failures >= FREE_FAILURES:
+            raise Throttled("too many failures", retry_after=30)
+        if account is None or password not in {account.password, account.temporary_password}:
+            if account is not None:
+                account.failures += 1
+            raise InvalidCredentials()
+        account.failures = 0
+        if account.status == "merged":
+            raise AccountMerged()
+        return account
+
+    def _account_of(self, session_token: str) -> FakeAccount:
+        identifier = self.sessions.get(session_token)
+        if identifier is None or self.accounts[identifier].status == "merged":
+            raise SessionInvalid()
+        return self.accounts[identifier]
+
+    def _open_session(self, account: FakeAccount) -> LoggedIn:
+        token = secrets.token_urlsafe(16)
+        self.sessions[token] = account.identifier
+        summary = AccountSummary(
+            identifier=account.identifier, last_name=account.last_name, first_name=account.first_name
+        )
+        return LoggedIn(session_token=token, account=summary)
+
+    async def log_in(self, requester: str, identifier: str, password: str) -> LoggedIn | ActivationNeeded:
+        self._available()
+        account = self._verify(identifier, password)
+        if account.status == "pending" or password == account.temporary_password:
+            ticket = secrets.token_urlsafe(16)
+            self.activation_tickets[ticket] = account.identifier
+            return ActivationNeeded(activation_ticket=ticket, password_policy={"min_length": MIN_PASSWORD_LENGTH})
+        return self._open_session(account)
+
+    async def activate(self, requester: str, activation_ticket: str, new_password: str) -> LoggedIn:
+        self._available()
+        self.received_passwords.append(new_password)
+        identifier = self.activation_tickets.get(activation_ticket)
+        if identifier is None:
+            raise TicketInvalid()
+        account = self.accounts[identifier]
+        if len(new_password) < MIN_PASSWORD_LENGTH or new_password.isalpha() or new_password.isdigit():
+            raise PasswordPolicy(details=[{"rule": "single_character_kind"}])
+        del self.activation_tickets[activation_ticket]
+        account.status, account.password, account.temporary_password = "active", new_password, None
+        return self._open_session(account)
+
+    async def log_out(self, requester: str, session_token: str) -> None:
+        self._available()
+        self._account_of(session_token)
+        del self.sessions[session_token]
+
+    async def children(self, requester: str, session_token: str) -> ChildrenList:
+        self._available()
+        account = self._account_of(session_token)
+        children = [
+            Child(
+                ref=key[:8],
+                initial=self.students[key].first_name[0],
+                birth_date=self.students[key].birth_date,
+                label=self.students[key].label,
+                legal_guardian=legal,
+            )
+            for (owner, key), legal in sorted(self.links.items())
+            if owner == account.identifier
+        ]
+        summary = AccountSummary(
+            identifier=account.identifier, last_name=account.last_name, first_name=account.first_name
+        )
+        return ChildrenList(account=summary, children=children)
+
+    async def preview_merge(self, requester: str, session_token: str, identifier: str, password: str) -> MergePreview:
+        self._available()
+        target = self._account_of(session_token)
+        source = self._verify(identifier, password)
+        if source.identifier == target.identifier:
+            raise SameAccount()
+        if (_fold(source.last_name), _fold(source.first_name)) != (_fold(target.last_name), _fold(target.first_name)):
+            raise NamesDiffer()
+        refs = {f"s{index}": key for index, (owner, key) in enumerate(sorted(self.links)) if owner == source.identifier}
+        ticket = secrets.token_urlsafe(16)
+        self.merge_tickets[ticket] = FakeTicket(session=session_token, source=source.identifier, refs=refs)
+        children = [
+            PreviewChild(
+                ref=ref,
+                initial=self.students[key].first_name[0],
+                birth_date=self.students[key].birth_date,
+                label=self.students[key].label,
+            )
+            for ref, key in refs.items()
+        ]
+        return MergePreview(
+            ticket=ticket, source=SourceAccount(identifier=source.identifier, status=source.status), children=children
+        )
+
+    async def merge(
+        self, requester: str, session_token: str, ticket: str, idempotency_key: str, roles: list[RoleDeclaration]
+    ) -> MergeResult:
+        self._available()
+        target = self._account_of(session_token)
+        if idempotency_key in self.merges:
+            first_roles, result = self.merges[idempotency_key]
+            if first_roles != roles:
+                raise IdempotencyConflict()
+            return result
+        found = self.merge_tickets.get(ticket)
+        if found is None or found.used or found.session != session_token:
+            raise TicketInvalid()
+        found.used = True
+        declared = {role.ref: role.legal_guardian for role in roles}
+        added = []
+        for ref, key in found.refs.items():
+            legal = declared.get(ref, True)
+            self.links.pop((found.source, key), None)
+            self.links[(target.identifier, key)] = legal
+            added.append(LinkedChild(ref=ref, label=self.students[key].label, legal_guardian=legal))
+        self.accounts[found.source].status = "merged"
+        self.merges_applied += 1
+        result = MergeResult(
+            merge_id=str(next(self._ids)), source_identifier=found.source, added=added, already_linked=[]
+        )
+        self.merges[idempotency_key] = (roles, result)
+        return result
+
+    async def escalate(self, requester: str, request: EscalationRequest) -> EscalationReceipt:
+        self._available()
+        self.escalations.append(request)
+        number = next(self._ids)
+        return EscalationReceipt(escalation_id=number, reference=f"ESC-{number:04d}")

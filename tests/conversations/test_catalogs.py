@@ -1,0 +1,134 @@
+"""The gettext catalogs: complete, consistent with the code, placeholders kept, and the command menu."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from conversations.commands import COMMANDS, command_menu, find_command
+from conversations.i18n import SUPPORTED_LANGUAGES, catalog_path, normalise_language, translator
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+def load_catalog(path: Path):
+    with path.open("rb") as po_file:
+        return read_po(po_file)
+
+
+def messages(catalog) -> list:
+    return [message for message in catalog if message.id]
+
+
+def as_tuple(value) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+@pytest.fixture(scope="module")
+def extracted_template(tmp_path_factory) -> Path:
+    """The template extracted from the code right now, with the documented command."""
+    template = tmp_path_factory.mktemp("catalog") / "messages.pot"
+    pybabel = Path(sys.executable).with_name("pybabel")
+    subprocess.run(
+        [
+            str(pybabel),
+            "-q",
+            "extract",
+            "-F",
+            "locales/babel.cfg",
+            "--no-location",
+            "-o",
+            str(template),
+            "conversations",
+            "bot",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    return template
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_message_is_translated_and_none_is_fuzzy(language: str) -> None:
+    catalog = load_catalog(catalog_path(language))
+    untranslated = [message.id for message in messages(catalog) if not all(as_tuple(message.string))]
+    fuzzy = [message.id for message in messages(catalog) if message.fuzzy]
+    assert untranslated == []
+    assert fuzzy == []
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_placeholders_are_the_same_in_every_translation(language: str) -> None:
+    catalog = load_catalog(catalog_path(language))
+    for message in messages(catalog):
+        expected = set(PLACEHOLDER.findall(as_tuple(message.id)[-1]))
+        for translation in as_tuple(message.string):
+            assert set(PLACEHOLDER.findall(translation)) == expected, message.id
+
+
+@pytest.mark.parametrize(
+    "catalog_file", [ROOT / "locales" / "messages.pot", *(catalog_path(language) for language in SUPPORTED_LANGUAGES)]
+)
+def test_catalogs_are_not_stale_against_the_code(extracted_template: Path, catalog_file: Path) -> None:
+    in_code = {message.id for message in messages(load_catalog(extracted_template))}
+    in_catalog = {message.id for message in messages(load_catalog(catalog_file))}
+    assert in_code - in_catalog == set(), (
+        "messages missing from the catalog: run the update command (docs/conversations.md)"
+    )
+    assert in_catalog - in_code == set(), (
+        "messages no longer in the code: run the update command (docs/conversations.md)"
+    )
+
+
+def test_no_f_string_or_concatenation_inside_gettext_calls() -> None:
+    sources = [*ROOT.joinpath("conversations").rglob("*.py"), *ROOT.joinpath("bot").rglob("*.py")]
+    offending = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in sources
+        for match in re.finditer(r"\b(?:_|N_|gettext|ngettext)\(\s*f[\"']", path.read_text(encoding="utf-8"))
+    ]
+    assert offending == []
+
+
+def test_french_uses_the_portal_labels() -> None:
+    french = translator("fr")
+    assert french("My children") == "Mes enfants"
+    assert french("Add students from another account") == "Ajouter des élèves depuis un autre compte"
+    assert french("Cancel") == "Annuler"
+    assert french("Continue") == "Continuer"
+    assert "« Recherchez le compte »" in french(
+        "“Find the account”\n“Identifier”: type the identifier of the other account, the one the school gave you."
+    )
+    assert "Je ne suis pas le représentant légal de cet élève" in french(
+        "{child} · {mark} I am not this student's legal guardian"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("en-GB", "en"), ("EN", "en"), ("fr_FR", "fr"), ("de", "fr"), ("", "fr"), (None, "fr"), (" en ", "en")],
+)
+def test_client_languages_map_to_supported_ones(code: str | None, expected: str) -> None:
+    assert normalise_language(code) == expected
+
+
+def test_command_menu_has_french_names_and_english_aliases() -> None:
+    french = dict(command_menu("fr"))
+    english = dict(command_menu("en"))
+    assert list(french) == ["start", "aide", "annuler", "enfants", "conseiller", "langue", "deconnexion"]
+    assert list(english) == ["start", "help", "cancel", "children", "agent", "language", "logout"]
+    assert french["conseiller"] == "Parler à un conseiller"
+    assert english["agent"] == "Talk to a helpdesk agent"
+    assert all(re.fullmatch(r"[a-z0-9_]{1,32}", name) for name in [*french, *english])  # Telegram's rule
+
+
+@pytest.mark.parametrize("typed", ["aide", "help", "/HELP", "help@RattacherBot"])
+def test_typed_command_names_find_their_command(typed: str) -> None:
+    assert find_command(typed) == COMMANDS[1]
+    assert find_command("inconnue") is None

@@ -1,0 +1,110 @@
+"""The demo story on Telegram, step by step: c.martin gathers Chloé and Mathis from c.martin7.
+
+Expected texts are the dialog's message ids, translated into the parent's language by
+TelegramParent, so these steps hold whatever the wording of the catalogs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.telegram.fake_bot_api import Message
+from tests.telegram.telegram_parent import TelegramParent
+
+
+@dataclass(frozen=True)
+class Family:
+    """A parent of the demo fixture: the account kept, the other account and its children."""
+
+    kept: str
+    kept_password: str
+    other: str
+    other_password: str
+    other_children: tuple[str, ...]
+
+
+CHLOE, MATHIS = "C 11/04/2007", "M 04/01/2010"
+CAMILLE = Family("c.martin", "Soleil-Bleu-2026", "c.martin7", "K7QX-M2PA-9TZC", (CHLOE, MATHIS))
+NADIA = Family("n.bernard", "Lune-Verte-2026", "nadia.bernard", "H8JN-4WQS-7KDF", ("Y 08/02/2013", "L 30/11/2016"))
+NAMES_DIFFER_ACCOUNT, NAMES_DIFFER_PASSWORD = "c.martinez", "R4TW-9HKP-3MXE"
+
+LOGGED_IN = "You are logged in as {identifier}."
+WRONG_CREDENTIALS = "The identifier or the password is not correct. Let's start again with the identifier."
+CONFIRM_SOURCE = "Is this the right account?"
+NOT_GUARDIAN_TOGGLE = "{child} · {mark} I am not this student's legal guardian"
+MY_CHILDREN_TITLE = "“My children” on the account {identifier}:"
+ROLE_LINE = "• {child} — {role}"
+
+
+async def start_linking(parent: TelegramParent) -> Message:
+    """/start, then « Link a child »: the question for the identifier of the account to keep."""
+    await parent.says("/start", expect="What would you like to do?")
+    return await parent.press_and_wait(parent._("Link a child"), "")
+
+
+async def ask_password_of(parent: TelegramParent, identifier: str) -> Message:
+    """Type an identifier; the question for its password, which names the account."""
+    return await parent.send_and_wait(identifier, identifier)
+
+
+async def log_in(parent: TelegramParent, family: Family = CAMILLE) -> None:
+    """From the welcome to « Recherchez le compte », logged in on the account to keep."""
+    await start_linking(parent)
+    await ask_password_of(parent, family.kept)
+    await parent.says(family.kept_password, expect=LOGGED_IN, identifier=family.kept)
+
+
+async def find_other_account(parent: TelegramParent, family: Family = CAMILLE) -> Message:
+    """Identify the other account with its temporary password; the confirmation message."""
+    await ask_password_of(parent, family.other)
+    found = await parent.says(family.other_password, expect=CONFIRM_SOURCE)
+    assert all(child in found.text for child in family.other_children)
+    return found
+
+
+async def add_children_not_guardian_of_mathis(parent: TelegramParent) -> Message:
+    """Continue, toggle « pas représentant légal » for Mathis (edited in place), apply."""
+    roles = await parent.presses("Continue", expect="Add these students to my account")
+    toggled = await parent.presses(MATHIS, expect=MATHIS)
+    assert toggled.message_id == roles.message_id, "the toggle edits the message in place"
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☑") in [b["text"] for b in toggled.buttons]
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☐") in [b["text"] for b in toggled.buttons]
+    done = parent.n_(
+        "Done! This child was added to your account:", "Done! These children were added to your account:", 2
+    )
+    return await parent.press_and_wait(parent._("Add these students to my account"), done)
+
+
+async def show_my_children(
+    parent: TelegramParent, family: Family = CAMILLE, not_guardian: tuple[str, ...] = (MATHIS,)
+) -> Message:
+    """« Mes enfants » lists every child of the other account, with the role declared."""
+    listing = await parent.presses("My children", expect=MY_CHILDREN_TITLE, identifier=family.kept)
+    for child in family.other_children:
+        role = parent._("not the legal guardian" if child in not_guardian else "legal guardian")
+        assert parent._(ROLE_LINE, child=child, role=role) in listing.text
+    return listing
+
+
+async def gather_camilles_children(parent: TelegramParent) -> None:
+    """The help page's story from /start to « Mes enfants »."""
+    await log_in(parent)
+    await find_other_account(parent)
+    await add_children_not_guardian_of_mathis(parent)
+    await show_my_children(parent)
+
+
+def assert_passwords_deleted(parent: TelegramParent, *passwords: str) -> None:
+    """Every message that carried a password is deleted, and no bot message repeats one."""
+    password_messages = [
+        message for message in parent.chat.messages.values()
+        if not message.from_bot and message.text in passwords
+    ]
+    assert password_messages and all(message.deleted for message in password_messages)
+    deleted = {
+        call.parameters["message_id"] for call in parent.fake.calls_of("deleteMessage")
+        if call.parameters["chat_id"] == parent.chat.id
+    }
+    assert deleted == {message.message_id for message in password_messages}
+    for message in parent.chat.bot_messages:
+        assert not any(password in message.text for password in passwords)

@@ -1,0 +1,43 @@
+"""The whole merge on Telegram, end to end: fake Bot API ↔ python-telegram-bot ↔ engine ↔ service."""
+
+from __future__ import annotations
+
+from tests.telegram import merge_flow
+from tests.telegram.conftest import (
+    DemoService,
+    demo_bot_polling,
+    real_engine,
+    webhook_bot,
+    webhook_settings,
+)
+from tests.telegram.merge_flow import CAMILLE
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.telegram_parent import TelegramParent
+
+
+async def test_the_whole_merge_by_long_polling(
+    fake_bot_api: FakeBotApi, demo_service: DemoService
+) -> None:
+    parent = TelegramParent(fake_bot_api, user_id=2001, language_code="fr")
+    async with demo_bot_polling(fake_bot_api, demo_service):
+        await merge_flow.gather_camilles_children(parent)
+
+    merge_flow.assert_passwords_deleted(parent, CAMILLE.kept_password, CAMILLE.other_password)
+    assert set(fake_bot_api.answered_callbacks) == {
+        call.parameters["callback_query_id"] for call in fake_bot_api.calls_of("answerCallbackQuery")
+    }
+    assert len(fake_bot_api.answered_callbacks) == 5, "every button press is answered"
+
+
+async def test_the_whole_merge_by_webhook_in_english(
+    fake_bot_api: FakeBotApi, demo_service: DemoService
+) -> None:
+    parent = TelegramParent(fake_bot_api, user_id=2002, language_code="en")
+    async with real_engine(demo_service) as engine, webhook_bot(
+        webhook_settings(fake_bot_api), engine
+    ):
+        await merge_flow.gather_camilles_children(parent)
+
+    merge_flow.assert_passwords_deleted(parent, CAMILLE.kept_password, CAMILLE.other_password)
+    assert fake_bot_api.calls_of("getUpdates") == []
+    assert all(status == 200 for _, status in fake_bot_api.webhook_deliveries)
