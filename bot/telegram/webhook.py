@@ -59,7 +59,7 @@ async def receive_update(request: web.Request) -> web.Response:
     application = request.app[APPLICATION]
     try:
         update = Update.de_json(await request.json(), application.bot)
-    except ValueError:
+    except (ValueError, TypeError, KeyError):
         return web.json_response({"error": "not an update"}, status=400)
     try:
         await application.update_processor.process_update(

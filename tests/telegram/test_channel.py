@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.telegram.channel import PRIVATE_CHAT_POINTER, split_text
+from bot.telegram.channel import PRIVATE_CHAT_POINTER, SECRET_DELETED, split_text
 from conversations.commands import command_menu
 from conversations.engine import Button, Inbound, Outcome, Reply
 from conversations.i18n import translator
@@ -74,7 +74,8 @@ async def test_a_secret_is_deleted_before_the_reply(fake_bot_api: FakeBotApi) ->
 
     assert secret.deleted
     [reply] = replies_in(chat)
-    assert reply.startswith("🔒") and reply.endswith("\n\nMerci.")
+    assert reply == translator("fr")(SECRET_DELETED) + "\n\nMerci."
+    assert translator("fr")(SECRET_DELETED) != SECRET_DELETED, "said in French"
     methods = [call.method for call in fake_bot_api.calls if call.method in ("deleteMessage", "sendMessage")]
     assert methods == ["deleteMessage", "sendMessage"]
 
