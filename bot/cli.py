@@ -6,23 +6,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bot import telegram, terminal
+from service import cli as service_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from service import cli as service_cli
-
     parser = argparse.ArgumentParser(
         prog="rattacher",
         description="Rattacher: gather a parent's children under one school-portal account.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    service_cli.register(commands)
-    for module_name in ("bot.terminal", "bot.telegram"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
+    for module in (service_cli, terminal, telegram):
         module.register(commands)
     return parser
 
