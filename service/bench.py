@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import pathlib
+import resource
 import statistics
 import tempfile
 import time
@@ -95,6 +96,7 @@ async def run(database_url: str, families: int, concurrency: int) -> None:
     print(f"database: {database_url.split(':')[0]}  merges: {families}  concurrency: {concurrency}")
     print(f"throughput: {families / elapsed:.1f} merges/s  (total {elapsed:.2f} s)")
     print(f"latency ms: p50 {quantiles[49] * 1000:.1f}  p95 {quantiles[94] * 1000:.1f}  max {max(latencies) * 1000:.1f}")
+    print(f"peak memory (RSS of this process, service included): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
 
 
 def main() -> None:
