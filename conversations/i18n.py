@@ -60,6 +60,6 @@ def plural_translator(language: str, locales_dir: Path | None = None) -> Callabl
     return translations(language, locales_dir).ngettext
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention Babel extracts by default
+def N_(message: str) -> str:
     """Mark a message for extraction without translating it yet."""
     return message

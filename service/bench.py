@@ -32,17 +32,28 @@ def family_fixture(families: int) -> dict[str, Any]:
     accounts, students = [], []
     for number in range(families):
         names = {"last_name": f"Bench{number}", "first_name": "Alex"}
-        accounts.append({"identifier": f"target{number}", **names, "status": "active", "password": f"Target-{number}-pw"})
-        accounts.append({"identifier": f"source{number}", **names, "status": "pending", "temporary_password": "AAAA-BBBB-CCCC"})
+        accounts.append(
+            {"identifier": f"target{number}", **names, "status": "active", "password": f"Target-{number}-pw"}
+        )
+        accounts.append(
+            {"identifier": f"source{number}", **names, "status": "pending", "temporary_password": "AAAA-BBBB-CCCC"}
+        )
         for child, account in ((0, "target"), (1, "source"), (2, "source")):
-            students.append({
-                "ine": f"{number:09d}B{child}", **names, "birth_date": f"201{child}-01-0{child + 1}", "school": "0750001A",
-                "guardians": [{"account": f"{account}{number}", "legal_guardian": True}],
-            })
+            students.append(
+                {
+                    "ine": f"{number:09d}B{child}",
+                    **names,
+                    "birth_date": f"201{child}-01-0{child + 1}",
+                    "school": "0750001A",
+                    "guardians": [{"account": f"{account}{number}", "legal_guardian": True}],
+                }
+            )
     return {"schools": [{"uai": "0750001A", "name": "Collège"}], "accounts": accounts, "students": students}
 
 
-async def post(client: aiohttp.ClientSession, url: str, body: dict[str, Any], requester: str, session: str | None = None) -> Any:
+async def post(
+    client: aiohttp.ClientSession, url: str, body: dict[str, Any], requester: str, session: str | None = None
+) -> Any:
     headers = {"Authorization": f"Bearer {BOT_TOKEN}", "X-Requester": requester}
     if session:
         headers["X-Parent-Session"] = session
@@ -54,10 +65,19 @@ async def post(client: aiohttp.ClientSession, url: str, body: dict[str, Any], re
 
 async def prepare(client: aiohttp.ClientSession, base_url: str, number: int) -> tuple[str, dict[str, Any]]:
     requester = f"bench:{number}"
-    login = await post(client, f"{base_url}/v1/sessions", {"identifier": f"target{number}", "password": f"Target-{number}-pw"}, requester)
+    login = await post(
+        client,
+        f"{base_url}/v1/sessions",
+        {"identifier": f"target{number}", "password": f"Target-{number}-pw"},
+        requester,
+    )
     session = login["session_token"]
     preview = await post(
-        client, f"{base_url}/v1/merge-previews", {"identifier": f"source{number}", "password": "AAAA-BBBB-CCCC"}, requester, session
+        client,
+        f"{base_url}/v1/merge-previews",
+        {"identifier": f"source{number}", "password": "AAAA-BBBB-CCCC"},
+        requester,
+        session,
     )
     body = {
         "ticket": preview["ticket"],
@@ -67,7 +87,9 @@ async def prepare(client: aiohttp.ClientSession, base_url: str, number: int) -> 
     return session, body
 
 
-async def timed_merge(client: aiohttp.ClientSession, base_url: str, number: int, session: str, body: dict[str, Any]) -> float:
+async def timed_merge(
+    client: aiohttp.ClientSession, base_url: str, number: int, session: str, body: dict[str, Any]
+) -> float:
     started = time.perf_counter()
     await post(client, f"{base_url}/v1/merges", body, f"bench:{number}", session)
     return time.perf_counter() - started
@@ -75,7 +97,11 @@ async def timed_merge(client: aiohttp.ClientSession, base_url: str, number: int,
 
 async def run(database_url: str, families: int, concurrency: int) -> None:
     settings = ServiceSettings(
-        _env_file=None, database_url=database_url, service_token=SecretStr(BOT_TOKEN), argon2_memory_cost_kib=1024, argon2_time_cost=1
+        _env_file=None,
+        database_url=database_url,
+        service_token=SecretStr(BOT_TOKEN),
+        argon2_memory_cost_kib=1024,
+        argon2_time_cost=1,
     )
     with tempfile.TemporaryDirectory() as directory:
         fixture = pathlib.Path(directory) / "bench.json"
@@ -95,8 +121,11 @@ async def run(database_url: str, families: int, concurrency: int) -> None:
     quantiles = statistics.quantiles(latencies, n=100)
     print(f"database: {database_url.split(':')[0]}  merges: {families}  concurrency: {concurrency}")
     print(f"throughput: {families / elapsed:.1f} merges/s  (total {elapsed:.2f} s)")
-    print(f"latency ms: p50 {quantiles[49] * 1000:.1f}  p95 {quantiles[94] * 1000:.1f}  max {max(latencies) * 1000:.1f}")
-    print(f"peak memory (RSS of this process, service included): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+    print(
+        f"latency ms: p50 {quantiles[49] * 1000:.1f}  p95 {quantiles[94] * 1000:.1f}  max {max(latencies) * 1000:.1f}"
+    )
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS of this process, service included): {peak_mib:.1f} MiB")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from service.fixtures import DEMO_FIXTURE, FixtureError, load_fixture_file
 from service.runner import running_service
 from service.settings import ServiceSettings
 
+
 def register(subparsers: Any) -> None:
     """Add `load` and `service` to the `rattacher` command's sub-parsers."""
     load = subparsers.add_parser("load", help="load a JSON fixture (schools, accounts, students) into the database")
@@ -29,7 +30,9 @@ def run_load(arguments: argparse.Namespace) -> int:
     settings = ServiceSettings()
     try:
         report = asyncio.run(
-            load_fixture_file(settings.database_url, arguments.file, settings=settings, hasher=hasher_from_settings(settings))
+            load_fixture_file(
+                settings.database_url, arguments.file, settings=settings, hasher=hasher_from_settings(settings)
+            )
         )
     except FixtureError as error:
         print(f"{arguments.file}: not loaded, nothing changed:", file=sys.stderr)
@@ -55,7 +58,11 @@ def run_service(arguments: argparse.Namespace) -> int:
     warning = missing_token_warning(settings)
     if warning:
         print(warning, file=sys.stderr)
-    asyncio.run(_serve(settings, arguments.host or settings.host, arguments.port if arguments.port is not None else settings.port))
+    asyncio.run(
+        _serve(
+            settings, arguments.host or settings.host, arguments.port if arguments.port is not None else settings.port
+        )
+    )
     return 0
 
 

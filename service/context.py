@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.database import create_session_factory, is_sqlite
-
 from service.domain import Clock, PasswordPolicy, ThrottlePolicy, utc_now
 from service.security import CredentialHasher
 from service.settings import ServiceSettings
@@ -65,7 +64,9 @@ class ServiceContext:
         return dt.timedelta(days=self.settings.temporary_password_validity_days)
 
 
-def context_for(engine: AsyncEngine, settings: ServiceSettings, hasher: CredentialHasher, clock: Clock) -> ServiceContext:
+def context_for(
+    engine: AsyncEngine, settings: ServiceSettings, hasher: CredentialHasher, clock: Clock
+) -> ServiceContext:
     return ServiceContext(
         sessions=create_session_factory(engine),
         readers=create_session_factory(engine, read_only=True),

@@ -16,7 +16,6 @@ from service.errors import InvalidCredentials, SessionInvalid, TicketInvalid
 from service.models import Account, AccountStatus, ParentSession, Ticket, TicketKind
 from service.security import new_token, token_digest
 
-
 SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
@@ -68,12 +67,18 @@ async def verify_account_credentials(
     return VerifiedAccount(account=account, used_temporary_password=temporary)
 
 
-def open_parent_session(session: AsyncSession, context: ServiceContext, account_id: int, now: dt.datetime) -> IssuedToken:
+def open_parent_session(
+    session: AsyncSession, context: ServiceContext, account_id: int, now: dt.datetime
+) -> IssuedToken:
     token = new_token()
     expires_at = now + dt.timedelta(hours=context.settings.session_absolute_hours)
     session.add(
         ParentSession(
-            token_hash=token_digest(token), account_id=account_id, created_at=now, last_seen_at=now, expires_at=expires_at
+            token_hash=token_digest(token),
+            account_id=account_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
         )
     )
     return IssuedToken(token=token, expires_at=expires_at)

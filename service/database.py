@@ -20,7 +20,9 @@ def is_sqlite(database_url: str) -> bool:
     return make_url(database_url).get_backend_name() == "sqlite"
 
 
-def create_engine(database_url: str, *, sqlite_busy_timeout_seconds: float = DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, sqlite_busy_timeout_seconds: float = DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS
+) -> AsyncEngine:
     """An async engine; on SQLite every transaction starts with BEGIN IMMEDIATE (one writer at a time)."""
     if not is_sqlite(database_url):
         return create_async_engine(database_url, pool_pre_ping=True)

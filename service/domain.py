@@ -142,7 +142,9 @@ class ThrottlePolicy:
         exponent = min(consecutive_failures - self.free_failures, 32)
         return min(self.base_delay_seconds * 2**exponent, self.max_delay_seconds)
 
-    def decide(self, consecutive_failures: int, last_failure_at: dt.datetime | None, now: dt.datetime) -> ThrottleDecision:
+    def decide(
+        self, consecutive_failures: int, last_failure_at: dt.datetime | None, now: dt.datetime
+    ) -> ThrottleDecision:
         if consecutive_failures >= self.lock_failures:
             return ThrottleDecision(locked=True)
         if last_failure_at is None:

@@ -10,7 +10,9 @@ class ServiceError(Exception):
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "internal error"
 
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None, details: list[Any] | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after: int | None = None, details: list[Any] | None = None
+    ) -> None:
         super().__init__(message or self.default_message)
         self.message = message or self.default_message
         self.retry_after = retry_after
@@ -33,7 +35,9 @@ Forbidden = _error("forbidden", 403, "this client may not call this route")
 SessionInvalid = _error("session_invalid", 401, "parent session missing, unknown, expired or revoked")
 InvalidCredentials = _error("invalid_credentials", 401, "identifier or password incorrect")
 Throttled = _error("throttled", 429, "too many failed attempts; retry later")
-CredentialLocked = _error("credential_locked", 423, "too many failed attempts; the school must issue a new temporary password")
+CredentialLocked = _error(
+    "credential_locked", 423, "too many failed attempts; the school must issue a new temporary password"
+)
 AccountMerged = _error("account_merged", 409, "this account was merged into another account")
 ActivationRequired = _error("activation_required", 409, "the account must be activated first")
 NamesDiffer = _error("names_differ", 409, "the last and first names of the two accounts are not identical")

@@ -27,8 +27,6 @@ from service.schemas import AccountIdentifier, Ine, Mobile, PersonName, SchoolNa
 from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
-
-
 DEMO_FIXTURE = pathlib.Path(__file__).with_name("demo_fixture.json")
 
 
@@ -104,7 +102,9 @@ class LoadReport:
     links_added: int = 0
 
     def summary(self) -> str:
-        kept = f", {len(self.accounts_kept_merged)} already merged left as they are" if self.accounts_kept_merged else ""
+        kept = (
+            f", {len(self.accounts_kept_merged)} already merged left as they are" if self.accounts_kept_merged else ""
+        )
         return (
             f"{self.schools} schools, {self.accounts_created} accounts created, {self.accounts_updated} updated{kept}, "
             f"{self.students} students, {self.links_added} guardian links added"
@@ -164,7 +164,9 @@ async def load_fixture_file(
 async def _hash_account_secrets(hasher: CredentialHasher, account: FixtureAccount) -> _Hashes:
     password = await hasher.hash(account.password) if account.password else None
     temporary = (
-        await hasher.hash(normalise_temporary_password(account.temporary_password)) if account.temporary_password else None
+        await hasher.hash(normalise_temporary_password(account.temporary_password))
+        if account.temporary_password
+        else None
     )
     return _Hashes(password, temporary)
 
@@ -180,7 +182,10 @@ class _FixtureWriter:
     async def write(self, fixture: Fixture, hashes: list[_Hashes]) -> LoadReport:
         for school in fixture.schools:
             await self._upsert_school(school)
-        accounts = [await self._upsert_account(account, secret) for account, secret in zip(fixture.accounts, hashes, strict=True)]
+        accounts = [
+            await self._upsert_account(account, secret)
+            for account, secret in zip(fixture.accounts, hashes, strict=True)
+        ]
         for index, (item, account) in enumerate(zip(fixture.accounts, accounts, strict=True)):
             if item.merged_into is not None and account is not None:
                 await self._mark_merged(index, account, item.merged_into)
@@ -249,7 +254,12 @@ class _FixtureWriter:
         )
         if link is None:
             self.session.add(
-                GuardianLink(student_id=student.id, account_id=account.id, legal_guardian=guardian.legal_guardian, created_at=self.now)
+                GuardianLink(
+                    student_id=student.id,
+                    account_id=account.id,
+                    legal_guardian=guardian.legal_guardian,
+                    created_at=self.now,
+                )
             )
             self.report.links_added += 1
         else:
@@ -269,4 +279,3 @@ def _apply_account_fields(account: Account, item: FixtureAccount, hashes: _Hashe
     account.temporary_password_expires_at = (
         (item.temporary_password_expires_at or default_expiry) if hashes.temporary_password else None
     )
-

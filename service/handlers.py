@@ -217,7 +217,17 @@ async def list_escalations(request: web.Request) -> web.Response:
     return json_reply(body)
 
 
-_ESCALATION_COLUMNS = ("reference", "channel", "chat_ref", "reason", "step", "language", "collected", "transcript", "created_at")
+_ESCALATION_COLUMNS = (
+    "reference",
+    "channel",
+    "chat_ref",
+    "reason",
+    "step",
+    "language",
+    "collected",
+    "transcript",
+    "created_at",
+)
 
 
 async def read_outbox(request: web.Request) -> web.Response:
@@ -241,7 +251,9 @@ def _query_int(request: web.Request, name: str, *, default: int) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or len(raw) > 18:
-        raise ValidationFailed(details=[{"loc": ["query", name], "msg": "must be a non-negative integer", "type": "int_parsing"}])
+        raise ValidationFailed(
+            details=[{"loc": ["query", name], "msg": "must be a non-negative integer", "type": "int_parsing"}]
+        )
     return int(raw)
 
 
@@ -252,7 +264,9 @@ def _query_datetime(request: web.Request, name: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError as error:
-        raise ValidationFailed(details=[{"loc": ["query", name], "msg": "must be an ISO 8601 datetime", "type": "datetime_parsing"}]) from error
+        raise ValidationFailed(
+            details=[{"loc": ["query", name], "msg": "must be an ISO 8601 datetime", "type": "datetime_parsing"}]
+        ) from error
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -260,19 +274,96 @@ BOT = frozenset({ClientKind.BOT})
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health, "Liveness", responses={200: HealthResponse}),
     Route("GET", "/openapi.json", openapi_document, "OpenAPI document", responses={200: OpenApiDocument}),
-    Route("POST", "/v1/sessions", open_session, "Log in", BOT, Credentials, {201: LoggedInResponse, 200: ActivationRequiredResponse}),
-    Route("POST", "/v1/activations", activate_account, "Activate an account", BOT, ActivationRequest, {201: LoggedInResponse}),
+    Route(
+        "POST",
+        "/v1/sessions",
+        open_session,
+        "Log in",
+        BOT,
+        Credentials,
+        {201: LoggedInResponse, 200: ActivationRequiredResponse},
+    ),
+    Route(
+        "POST",
+        "/v1/activations",
+        activate_account,
+        "Activate an account",
+        BOT,
+        ActivationRequest,
+        {201: LoggedInResponse},
+    ),
     Route("DELETE", "/v1/sessions/current", close_session, "Log out", BOT, responses={204: None}, parent_session=True),
-    Route("GET", "/v1/me/children", my_children, "Mes enfants", BOT, responses={200: ChildrenResponse}, parent_session=True),
-    Route("POST", "/v1/merge-previews", preview_merge, "Preview a merge", BOT, Credentials, {201: MergePreviewResponse}, parent_session=True),
-    Route("POST", "/v1/merges", apply_merge, "Apply a merge", BOT, MergeRequestIn, {201: MergeResponse}, parent_session=True),
-    Route("POST", "/v1/school/students", register_students, "Register students", frozenset({ClientKind.SCHOOL}),
-          StudentRegistrationRequest, {201: StudentRegistrationResponse}),
-    Route("POST", "/v1/school/accounts/{identifier}/temporary-password", issue_temporary_password,
-          "Issue a temporary password", frozenset({ClientKind.SCHOOL}), responses={201: TemporaryPasswordResponse}),
-    Route("POST", "/v1/escalations", record_escalation, "Record an escalation", BOT, EscalationIn, {201: EscalationCreated}),
-    Route("GET", "/v1/escalations", list_escalations, "List escalations", frozenset({ClientKind.AGENT}),
-          responses={200: EscalationList}, query={"since": "date-time"}),
-    Route("GET", "/v1/outbox", read_outbox, "Read outbox events", frozenset({ClientKind.DOWNSTREAM}),
-          responses={200: OutboxPage}, query={"after": "integer"}),
+    Route(
+        "GET",
+        "/v1/me/children",
+        my_children,
+        "Mes enfants",
+        BOT,
+        responses={200: ChildrenResponse},
+        parent_session=True,
+    ),
+    Route(
+        "POST",
+        "/v1/merge-previews",
+        preview_merge,
+        "Preview a merge",
+        BOT,
+        Credentials,
+        {201: MergePreviewResponse},
+        parent_session=True,
+    ),
+    Route(
+        "POST",
+        "/v1/merges",
+        apply_merge,
+        "Apply a merge",
+        BOT,
+        MergeRequestIn,
+        {201: MergeResponse},
+        parent_session=True,
+    ),
+    Route(
+        "POST",
+        "/v1/school/students",
+        register_students,
+        "Register students",
+        frozenset({ClientKind.SCHOOL}),
+        StudentRegistrationRequest,
+        {201: StudentRegistrationResponse},
+    ),
+    Route(
+        "POST",
+        "/v1/school/accounts/{identifier}/temporary-password",
+        issue_temporary_password,
+        "Issue a temporary password",
+        frozenset({ClientKind.SCHOOL}),
+        responses={201: TemporaryPasswordResponse},
+    ),
+    Route(
+        "POST",
+        "/v1/escalations",
+        record_escalation,
+        "Record an escalation",
+        BOT,
+        EscalationIn,
+        {201: EscalationCreated},
+    ),
+    Route(
+        "GET",
+        "/v1/escalations",
+        list_escalations,
+        "List escalations",
+        frozenset({ClientKind.AGENT}),
+        responses={200: EscalationList},
+        query={"since": "date-time"},
+    ),
+    Route(
+        "GET",
+        "/v1/outbox",
+        read_outbox,
+        "Read outbox events",
+        frozenset({ClientKind.DOWNSTREAM}),
+        responses={200: OutboxPage},
+        query={"after": "integer"},
+    ),
 )

@@ -105,7 +105,9 @@ async def preview_merge(
             source_account_id=source.id,
             children=children,
         )
-    return MergePreview(ticket=ticket, source_identifier=source.identifier, source_status=source.status, children=children)
+    return MergePreview(
+        ticket=ticket, source_identifier=source.identifier, source_status=source.status, children=children
+    )
 
 
 async def _children_snapshot(session: AsyncSession, account_id: int) -> list[dict[str, Any]]:
@@ -184,10 +186,18 @@ def _declared_roles(ticket: Ticket, request: MergeRequest) -> dict[str, bool]:
     expected = {child["ref"] for child in ticket.children or []}
     declared = [child.ref for child in request.children]
     problems = [
-        {"loc": ["children"], "msg": f"child ref {ref!r} is not in this ticket"} for ref in declared if ref not in expected
+        {"loc": ["children"], "msg": f"child ref {ref!r} is not in this ticket"}
+        for ref in declared
+        if ref not in expected
     ]
-    problems += [{"loc": ["children"], "msg": f"child ref {ref!r} declared twice"} for ref in set(declared) if declared.count(ref) > 1]
-    problems += [{"loc": ["children"], "msg": f"child ref {ref!r} not declared"} for ref in sorted(expected - set(declared))]
+    problems += [
+        {"loc": ["children"], "msg": f"child ref {ref!r} declared twice"}
+        for ref in set(declared)
+        if declared.count(ref) > 1
+    ]
+    problems += [
+        {"loc": ["children"], "msg": f"child ref {ref!r} not declared"} for ref in sorted(expected - set(declared))
+    ]
     if problems:
         raise ValidationFailed(details=problems)
     return {child.ref: child.legal_guardian for child in request.children}
@@ -221,18 +231,43 @@ async def _merge_in_transaction(
         .where(ParentSession.account_id == source_id, ParentSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    response = {"merge_id": merge_id, "source_identifier": source.identifier, "added": added, "already_linked": already_linked}
+    response = {
+        "merge_id": merge_id,
+        "source_identifier": source.identifier,
+        "added": added,
+        "already_linked": already_linked,
+    }
     session.add(
         Merge(
-            id=merge_id, target_account_id=target.id, source_account_id=source_id,
-            idempotency_key=request.idempotency_key, request_hash=request.digest(), response=response, created_at=now,
+            id=merge_id,
+            target_account_id=target.id,
+            source_account_id=source_id,
+            idempotency_key=request.idempotency_key,
+            request_hash=request.digest(),
+            response=response,
+            created_at=now,
         )
     )
     audit(session, now, "account.merged", "bot", source_id, merge_id=merge_id, into=target.identifier)
-    audit(session, now, "account.merge_received", "bot", target.id, merge_id=merge_id, source=source.identifier,
-          added=len(added), already_linked=len(already_linked))
-    publish(session, now, "account.merged", merge_id=merge_id, source_identifier=source.identifier,
-            target_identifier=target.identifier)
+    audit(
+        session,
+        now,
+        "account.merge_received",
+        "bot",
+        target.id,
+        merge_id=merge_id,
+        source=source.identifier,
+        added=len(added),
+        already_linked=len(already_linked),
+    )
+    publish(
+        session,
+        now,
+        "account.merged",
+        merge_id=merge_id,
+        source_identifier=source.identifier,
+        target_identifier=target.identifier,
+    )
     await session.flush()
     return response
 
@@ -255,11 +290,18 @@ async def _link_children(
             already_linked.append(_result_item(child, existing_roles[student_id]))
             continue
         legal_guardian = declared[child["ref"]]
-        session.add(GuardianLink(student_id=student_id, account_id=target.id, legal_guardian=legal_guardian, created_at=now))
+        session.add(
+            GuardianLink(student_id=student_id, account_id=target.id, legal_guardian=legal_guardian, created_at=now)
+        )
         await session.flush()
         publish(
-            session, now, "student_guardian_link.created",
-            student_ine=child["ine"], account_identifier=target.identifier, legal_guardian=legal_guardian, merge_id=merge_id,
+            session,
+            now,
+            "student_guardian_link.created",
+            student_ine=child["ine"],
+            account_identifier=target.identifier,
+            legal_guardian=legal_guardian,
+            merge_id=merge_id,
         )
         added.append(_result_item(child, legal_guardian))
         on_link_written(student_id)
@@ -270,19 +312,30 @@ async def _lock_accounts(session: AsyncSession, target_id: int, source_id: int, 
     """Conditional updates in id order: the target must still be active, the source not merged yet."""
     for account_id in sorted((target_id, source_id)):
         if account_id == target_id:
-            statement = update(Account).where(Account.id == target_id, Account.status == AccountStatus.ACTIVE).values(updated_at=now)
+            statement = (
+                update(Account)
+                .where(Account.id == target_id, Account.status == AccountStatus.ACTIVE)
+                .values(updated_at=now)
+            )
         else:
             statement = (
                 update(Account)
                 .where(Account.id == source_id, Account.status != AccountStatus.MERGED)
-                .values(status=AccountStatus.MERGED, merged_into_id=target_id, merged_at=now,
-                        credentials_revoked_at=now, updated_at=now)
+                .values(
+                    status=AccountStatus.MERGED,
+                    merged_into_id=target_id,
+                    merged_at=now,
+                    credentials_revoked_at=now,
+                    updated_at=now,
+                )
             )
         if (await session.execute(statement)).rowcount != 1:
             raise MergeConflict()
 
 
-async def _ensure_source_children_unchanged(session: AsyncSession, source_id: int, snapshot: list[dict[str, Any]]) -> None:
+async def _ensure_source_children_unchanged(
+    session: AsyncSession, source_id: int, snapshot: list[dict[str, Any]]
+) -> None:
     current = set(await session.scalars(select(GuardianLink.student_id).where(GuardianLink.account_id == source_id)))
     if current != {child["student_id"] for child in snapshot}:
         raise TicketInvalid("the source account's children changed since the preview; preview again")

@@ -16,7 +16,9 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 _QUERY_TYPES = {"integer": {"type": "integer", "minimum": 0}, "date-time": {"type": "string", "format": "date-time"}}
 
 
-def build_openapi(routes: tuple[Route, ...], *, title: str = "Rattacher account service", version: str = "1") -> dict[str, Any]:
+def build_openapi(
+    routes: tuple[Route, ...], *, title: str = "Rattacher account service", version: str = "1"
+) -> dict[str, Any]:
     models = _models(routes)
     keyed, definitions = models_json_schema(models, ref_template=REF_TEMPLATE)
     refs = {model: keyed[(model, mode)]["$ref"] for model, mode in models}
@@ -71,9 +73,14 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"{(\w+)}", route.path)
     ]
-    parameters += [{"name": name, "in": "query", "required": False, "schema": _QUERY_TYPES[kind]} for name, kind in route.query.items()]
+    parameters += [
+        {"name": name, "in": "query", "required": False, "schema": _QUERY_TYPES[kind]}
+        for name, kind in route.query.items()
+    ]
     if route.parent_session:
-        parameters.append({"name": PARENT_SESSION_HEADER, "in": "header", "required": True, "schema": {"type": "string"}})
+        parameters.append(
+            {"name": PARENT_SESSION_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+        )
     if route.request_model is not None and not route.public:
         parameters.append({"name": REQUESTER_HEADER, "in": "header", "required": False, "schema": {"type": "string"}})
     return parameters

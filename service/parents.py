@@ -62,7 +62,9 @@ def requester_keys(requester: str | None, account_id: int | None = None) -> list
     return keys
 
 
-async def log_in(context: ServiceContext, identifier: str, password: str, requester: str | None) -> LoggedIn | ActivationNeeded:
+async def log_in(
+    context: ServiceContext, identifier: str, password: str, requester: str | None
+) -> LoggedIn | ActivationNeeded:
     verified = await verify_account_credentials(context, identifier, password, requester_keys(requester))
     account = verified.account
     if account.status == AccountStatus.MERGED:

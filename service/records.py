@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.models import AuditEvent, OutboxEvent
 
 
-def audit(session: AsyncSession, now: dt.datetime, action: str, actor: str, account_id: int | None, **details: Any) -> None:
+def audit(
+    session: AsyncSession, now: dt.datetime, action: str, actor: str, account_id: int | None, **details: Any
+) -> None:
     session.add(AuditEvent(at=now, action=action, actor=actor, account_id=account_id, details=details))
 
 

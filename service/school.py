@@ -81,11 +81,15 @@ async def register_students(
     context: ServiceContext, registrations: list[StudentRegistration]
 ) -> list[list[GuardianOutcome]]:
     """Upsert schools and students, attach each guardian to the identical account or a new pending one."""
-    identities = {declaration.identity.match_key: declaration.identity for r in registrations for declaration in r.guardians}
+    identities = {
+        declaration.identity.match_key: declaration.identity for r in registrations for declaration in r.guardians
+    }
     async with context.reading() as session:
         matched = {key: await _matching_account(session, key) for key in identities}
     unmatched = [key for key, account in matched.items() if account is None]
-    credentials = dict(zip(unmatched, await asyncio.gather(*(_new_credential(context) for _ in unmatched)), strict=True))
+    credentials = dict(
+        zip(unmatched, await asyncio.gather(*(_new_credential(context) for _ in unmatched)), strict=True)
+    )
     now = context.clock()
     async with context.transaction() as session:
         accounts: dict[tuple[str, str, str], tuple[Account, str | None]] = {}
@@ -187,17 +191,26 @@ async def _upsert_student(session: AsyncSession, registration: StudentRegistrati
     return student
 
 
-async def _ensure_link(session: AsyncSession, student: Student, account: Account, legal_guardian: bool, now: dt.datetime) -> None:
+async def _ensure_link(
+    session: AsyncSession, student: Student, account: Account, legal_guardian: bool, now: dt.datetime
+) -> None:
     link = await session.scalar(
         select(GuardianLink).where(GuardianLink.student_id == student.id, GuardianLink.account_id == account.id)
     )
     if link is not None:
         link.legal_guardian = legal_guardian
         return
-    session.add(GuardianLink(student_id=student.id, account_id=account.id, legal_guardian=legal_guardian, created_at=now))
+    session.add(
+        GuardianLink(student_id=student.id, account_id=account.id, legal_guardian=legal_guardian, created_at=now)
+    )
     publish(
-        session, now, "student_guardian_link.created",
-        student_ine=student.ine, account_identifier=account.identifier, legal_guardian=legal_guardian, merge_id=None,
+        session,
+        now,
+        "student_guardian_link.created",
+        student_ine=student.ine,
+        account_identifier=account.identifier,
+        legal_guardian=legal_guardian,
+        merge_id=None,
     )
 
 
@@ -218,4 +231,6 @@ async def issue_temporary_password(context: ServiceContext, identifier: str) -> 
         account.updated_at = now
         await throttling.reset_failures(session, normalise_identifier(identifier))
         audit(session, now, "temporary_password.issued", "school", account.id)
-    return TemporaryPasswordIssued(identifier=account.identifier, temporary_password=temporary_password, expires_at=expires_at)
+    return TemporaryPasswordIssued(
+        identifier=account.identifier, temporary_password=temporary_password, expires_at=expires_at
+    )

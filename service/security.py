@@ -32,7 +32,9 @@ class CredentialHasher:
     async def verify(self, stored_hash: str | None, secret: str) -> bool:
         """One argon2 verification; with no stored hash, against a dummy hash so the time is the same."""
         self.verifications += 1
-        return await asyncio.to_thread(self._verify_blocking, stored_hash or self._dummy_hash, secret, stored_hash is not None)
+        return await asyncio.to_thread(
+            self._verify_blocking, stored_hash or self._dummy_hash, secret, stored_hash is not None
+        )
 
     def _verify_blocking(self, stored_hash: str, secret: str, real: bool) -> bool:
         try:

@@ -61,7 +61,11 @@ async def reset_failures(session: AsyncSession, identifier_key: str) -> None:
 
 
 async def _raise_if_limited(
-    session: AsyncSession, context: ServiceContext, throttle: CredentialThrottle, requester_keys: list[str], now: dt.datetime
+    session: AsyncSession,
+    context: ServiceContext,
+    throttle: CredentialThrottle,
+    requester_keys: list[str],
+    now: dt.datetime,
 ) -> None:
     failure_times = await _recent_requester_failures(session, requester_keys, now)
     limit = context.settings.requester_failures_per_hour

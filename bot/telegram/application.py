@@ -94,9 +94,7 @@ async def register_commands(application: Application) -> None:
         await application.bot.set_my_commands(commands, language_code=language_code)
 
 
-async def serve_polling(
-    application: Application, settings: TelegramSettings, stop: asyncio.Event
-) -> None:
+async def serve_polling(application: Application, settings: TelegramSettings, stop: asyncio.Event) -> None:
     """Long-poll Telegram until `stop` is set; pending updates are kept for the next start."""
     async with application:
         await register_commands(application)

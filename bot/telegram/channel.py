@@ -119,9 +119,7 @@ def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None
     """An inline keyboard whose callback_data are the engine's opaque button data."""
     if not buttons:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
-    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons])
 
 
 def user_translator(update: Update) -> Callable[[str], str]:
@@ -142,9 +140,7 @@ def _with_deletion_note(replies: tuple[Reply, ...], update: Update) -> tuple[Rep
 class TelegramChannel:
     """Applies one Telegram update: asks the engine, then renders the outcome on Telegram."""
 
-    def __init__(
-        self, engine: Dialog, *, send_attempts: int = 3, retry_delay_seconds: float = 0.5
-    ) -> None:
+    def __init__(self, engine: Dialog, *, send_attempts: int = 3, retry_delay_seconds: float = 0.5) -> None:
         self._engine = engine
         self._send_attempts = send_attempts
         self._retry_delay_seconds = retry_delay_seconds
@@ -170,9 +166,8 @@ class TelegramChannel:
         """Delete a secret first, answer the button press, then show the replies in order."""
         message, query = update.message, update.callback_query
         replies = outcome.replies
-        if outcome.delete_inbound and message is not None:
-            if await self._tolerating_stale(message.delete):
-                replies = _with_deletion_note(replies, update)
+        if outcome.delete_inbound and message is not None and await self._tolerating_stale(message.delete):
+            replies = _with_deletion_note(replies, update)
         if query is not None:
             await self._tolerating_stale(lambda: query.answer(text=outcome.notice or None))
         for reply in replies:
@@ -186,9 +181,7 @@ class TelegramChannel:
         if not isinstance(message, Message) or len(reply.text) > MessageLimit.MAX_TEXT_LENGTH:
             return False
         try:
-            await self._with_retries(
-                lambda: message.edit_text(reply.text, reply_markup=keyboard(reply.buttons))
-            )
+            await self._with_retries(lambda: message.edit_text(reply.text, reply_markup=keyboard(reply.buttons)))
         except BadRequest as error:
             if NOT_MODIFIED in error.message:
                 return True
@@ -201,9 +194,7 @@ class TelegramChannel:
         for position, chunk in enumerate(chunks, start=1):
             markup = keyboard(reply.buttons) if position == len(chunks) else None
             await self._with_retries(
-                lambda chunk=chunk, markup=markup: bot.send_message(
-                    chat_id, chunk, reply_markup=markup
-                )
+                lambda chunk=chunk, markup=markup: bot.send_message(chat_id, chunk, reply_markup=markup)
             )
 
     async def _point_to_private_chat(self, update: Update, bot: Bot) -> None:

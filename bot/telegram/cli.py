@@ -20,9 +20,7 @@ from conversations.i18n import N_, translator
 if TYPE_CHECKING:
     from service.settings import ServiceSettings
 
-MISSING_TOKEN = N_(
-    "RATTACHER_TELEGRAM_TOKEN is not set: create a bot with @BotFather and put its token there."
-)
+MISSING_TOKEN = N_("RATTACHER_TELEGRAM_TOKEN is not set: create a bot with @BotFather and put its token there.")
 MALFORMED_TOKEN = N_(
     "RATTACHER_TELEGRAM_TOKEN is not a bot token: copy it again from @BotFather "
     "(digits, a colon, then about 35 characters)."
@@ -36,9 +34,7 @@ TELEGRAM_UNREACHABLE = N_(
 
 def register(subparsers: Any) -> None:
     """Add `run` and `bot` to the `rattacher` command's sub-parsers."""
-    run = subparsers.add_parser(
-        "run", help="the account service and the Telegram bot (long polling) in one process"
-    )
+    run = subparsers.add_parser("run", help="the account service and the Telegram bot (long polling) in one process")
     run.add_argument("--host", default=None, help="service interface (default: RATTACHER_HOST)")
     run.add_argument("--port", type=int, default=None, help="service port (default: RATTACHER_PORT)")
     run.set_defaults(handler=run_service_and_bot)
@@ -73,9 +69,7 @@ def run_service_and_bot(arguments: argparse.Namespace) -> int:
         return 2
     service_settings = ServiceSettings()
     if service_settings.service_token is None:
-        service_settings = service_settings.model_copy(
-            update={"service_token": SecretStr(secrets.token_urlsafe(32))}
-        )
+        service_settings = service_settings.model_copy(update={"service_token": SecretStr(secrets.token_urlsafe(32))})
     host = arguments.host or service_settings.host
     port = arguments.port if arguments.port is not None else service_settings.port
     return serve_until_signalled(
@@ -118,9 +112,7 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
     from conversations.settings import DialogSettings
 
     service_token = settings.service_token.get_secret_value() if settings.service_token else ""
-    async with dialog_engine(
-        DialogSettings(), service_url=settings.service_url, service_token=service_token
-    ) as engine:
+    async with dialog_engine(DialogSettings(), service_url=settings.service_url, service_token=service_token) as engine:
         channel = TelegramChannel(
             engine,
             send_attempts=settings.send_attempts,
@@ -151,9 +143,7 @@ async def serve_service_and_bot(
         await serve_bot(bot_settings, stop)
 
 
-def serve_until_signalled(
-    settings: TelegramSettings, serve: Callable[[asyncio.Event], Awaitable[None]]
-) -> int:
+def serve_until_signalled(settings: TelegramSettings, serve: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     """Run until SIGINT/SIGTERM; Telegram refusing the token or unreachable at start: one line."""
     from telegram.error import InvalidToken, NetworkError
 

@@ -62,10 +62,8 @@ async def receive_update(request: web.Request) -> web.Response:
     except (ValueError, TypeError, KeyError):
         return web.json_response({"error": "not an update"}, status=400)
     try:
-        await application.update_processor.process_update(
-            update, request.app[CHANNEL].process(update, application.bot)
-        )
-    except Exception:  # noqa: BLE001 - any failure: let Telegram deliver the update again
+        await application.update_processor.process_update(update, request.app[CHANNEL].process(update, application.bot))
+    except Exception:
         logger.exception("Telegram update %s failed; Telegram will retry it", update.update_id)
         return web.json_response({"error": "retry later"}, status=500)
     return web.json_response({"ok": True})

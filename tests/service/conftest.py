@@ -72,7 +72,9 @@ async def demo_database(settings: ServiceSettings, hasher: CredentialHasher, clo
 
 
 @pytest.fixture
-async def context(settings: ServiceSettings, hasher: CredentialHasher, clock: FakeClock) -> AsyncIterator[ServiceContext]:
+async def context(
+    settings: ServiceSettings, hasher: CredentialHasher, clock: FakeClock
+) -> AsyncIterator[ServiceContext]:
     """The service layer without HTTP, for use-case tests."""
     await upgrade_schema(settings.database_url)
     engine = create_engine(settings.database_url)
@@ -88,12 +90,21 @@ class Api:
     requester: str | None = "telegram:42"
     tokens: dict[str, str] = field(
         default_factory=lambda: {
-            "bot": BOT_TOKEN, "school": SCHOOL_TOKEN, "agent": AGENT_TOKEN, "downstream": DOWNSTREAM_TOKEN
+            "bot": BOT_TOKEN,
+            "school": SCHOOL_TOKEN,
+            "agent": AGENT_TOKEN,
+            "downstream": DOWNSTREAM_TOKEN,
         }
     )
 
     async def call(
-        self, method: str, path: str, body: Any = None, *, session: str | None = None, client: str = "bot",
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        session: str | None = None,
+        client: str = "bot",
         requester: str | None = None,
     ) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.tokens[client]}"}
@@ -129,7 +140,9 @@ class Api:
 
 
 @pytest.fixture
-async def start_api(settings: ServiceSettings, clock: FakeClock, hasher: CredentialHasher) -> AsyncIterator[Callable[[], Awaitable[Api]]]:
+async def start_api(
+    settings: ServiceSettings, clock: FakeClock, hasher: CredentialHasher
+) -> AsyncIterator[Callable[[], Awaitable[Api]]]:
     """Start one more instance of the service app on this test's database (closed at the end)."""
     clients: list[TestClient] = []
 

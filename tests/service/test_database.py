@@ -31,14 +31,19 @@ async def test_foreign_keys_are_enforced(database_url) -> None:
         with pytest.raises(IntegrityError):
             async with engine.begin() as connection:
                 await connection.execute(
-                    text("INSERT INTO students (ine, last_name, first_name, birth_date, school_id) VALUES ('1', 'A', 'B', '2010-01-01', 999)")
+                    text(
+                        "INSERT INTO students (ine, last_name, first_name, birth_date, school_id)"
+                        " VALUES ('1', 'A', 'B', '2010-01-01', 999)"
+                    )
                 )
     finally:
         await engine.dispose()
 
 
 async def test_sqlite_connections_wait_for_the_write_lock_in_wal_mode(tmp_path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'rattacher.db'}", sqlite_busy_timeout_seconds=12)
+    engine = create_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'rattacher.db'}", sqlite_busy_timeout_seconds=12
+    )
     try:
         async with engine.connect() as connection:
             assert await connection.scalar(text("PRAGMA busy_timeout")) == 12000

@@ -55,7 +55,9 @@ def test_names_that_differ(last_a: str, first_a: str, last_b: str, first_b: str)
     assert not names_identical(last_a, first_a, last_b, first_b)
 
 
-@pytest.mark.parametrize("written", ["06 12 34 56 78", "+33 6 12 34 56 78", "0612345678", "+33612345678", "06.12.34.56.78"])
+@pytest.mark.parametrize(
+    "written", ["06 12 34 56 78", "+33 6 12 34 56 78", "0612345678", "+33612345678", "06.12.34.56.78"]
+)
 def test_french_mobiles_in_every_usual_form_are_the_same_number(written: str) -> None:
     assert normalise_mobile(written) == "+33612345678"
 
@@ -79,11 +81,19 @@ def test_generated_temporary_passwords_have_enough_entropy_and_no_look_alikes() 
 
 
 def test_temporary_passwords_are_compared_without_case_spaces_or_hyphens() -> None:
-    assert normalise_temporary_password("k7qx m2pa-9tzc") == normalise_temporary_password("K7QX-M2PA-9TZC") == "K7QXM2PA9TZC"
+    assert (
+        normalise_temporary_password("k7qx m2pa-9tzc")
+        == normalise_temporary_password("K7QX-M2PA-9TZC")
+        == "K7QXM2PA9TZC"
+    )
 
 
 def failed(password: str) -> set[PasswordRule]:
-    return set(PasswordPolicy(min_length=10).failed_rules(password, identifier="c.martin", last_name="MARTIN", first_name="Camille"))
+    return set(
+        PasswordPolicy(min_length=10).failed_rules(
+            password, identifier="c.martin", last_name="MARTIN", first_name="Camille"
+        )
+    )
 
 
 @pytest.mark.parametrize(

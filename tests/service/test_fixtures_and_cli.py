@@ -12,15 +12,22 @@ from service import cli
 from service.fixtures import DEMO_FIXTURE, FixtureError, load_fixture_file
 from service.runner import running_service
 
-
 MALFORMED = {
     "schools": [{"uai": "0750001A", "name": "Collège Victor Hugo"}],
     "accounts": [
-        {"identifier": "ok.account", "last_name": "A", "first_name": "B", "status": "active", "password": "Xyz-12345678"},
+        {
+            "identifier": "ok.account",
+            "last_name": "A",
+            "first_name": "B",
+            "status": "active",
+            "password": "Xyz-12345678",
+        },
         {"identifier": "x", "last_name": "A", "first_name": "B", "status": "closed"},
         {"identifier": "y", "last_name": "A", "first_name": "B", "status": "active"},
     ],
-    "students": [{"ine": "short", "last_name": "A", "first_name": "B", "birth_date": "2010-13-01", "school": "0750001A"}],
+    "students": [
+        {"ine": "short", "last_name": "A", "first_name": "B", "birth_date": "2010-13-01", "school": "0750001A"}
+    ],
 }
 
 
@@ -41,7 +48,9 @@ async def test_loading_twice_is_idempotent(demo_database, settings, hasher, cloc
     assert (await api.login("c.martin", "Soleil-Bleu-2026"))[0] == 201
 
 
-async def test_malformed_fixture_lists_every_error_with_its_location(demo_database, settings, hasher, snapshot, tmp_path) -> None:
+async def test_malformed_fixture_lists_every_error_with_its_location(
+    demo_database, settings, hasher, snapshot, tmp_path
+) -> None:
     path = tmp_path / "malformed.json"
     path.write_text(json.dumps(MALFORMED), encoding="utf-8")
     before = await snapshot()
@@ -54,17 +63,41 @@ async def test_malformed_fixture_lists_every_error_with_its_location(demo_databa
     assert await snapshot() == before
 
 
-async def test_references_are_checked_inside_the_transaction_and_nothing_is_written(demo_database, load_data, snapshot) -> None:
+async def test_references_are_checked_inside_the_transaction_and_nothing_is_written(
+    demo_database, load_data, snapshot
+) -> None:
     before = await snapshot()
     with pytest.raises(FixtureError) as raised:
-        await load_data({
-            "accounts": [{"identifier": "new.one", "last_name": "A", "first_name": "B", "status": "pending", "temporary_password": "AAAA-BBBB-CCCC"}],
-            "students": [
-                {"ine": "091111111AA", "last_name": "A", "first_name": "B", "birth_date": "2010-01-01", "school": "9999999Z"},
-                {"ine": "091111112AA", "last_name": "A", "first_name": "B", "birth_date": "2010-01-01", "school": "0750001A",
-                 "guardians": [{"account": "nobody", "legal_guardian": True}]},
-            ],
-        })
+        await load_data(
+            {
+                "accounts": [
+                    {
+                        "identifier": "new.one",
+                        "last_name": "A",
+                        "first_name": "B",
+                        "status": "pending",
+                        "temporary_password": "AAAA-BBBB-CCCC",
+                    }
+                ],
+                "students": [
+                    {
+                        "ine": "091111111AA",
+                        "last_name": "A",
+                        "first_name": "B",
+                        "birth_date": "2010-01-01",
+                        "school": "9999999Z",
+                    },
+                    {
+                        "ine": "091111112AA",
+                        "last_name": "A",
+                        "first_name": "B",
+                        "birth_date": "2010-01-01",
+                        "school": "0750001A",
+                        "guardians": [{"account": "nobody", "legal_guardian": True}],
+                    },
+                ],
+            }
+        )
     assert raised.value.errors == [
         "students[0].school: no school '9999999Z'",
         "students[1].guardians[0].account: no account 'nobody'",

@@ -20,12 +20,16 @@ async def test_health_needs_no_token(api) -> None:
     assert await raw(api, "GET", "/healthz") == (200, {"status": "ok"})
 
 
-@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer wrong", "Basic Ym90OnRva2Vu", "bot-token-for-tests"])
+@pytest.mark.parametrize(
+    "authorization", [None, "", "Bearer", "Bearer wrong", "Basic Ym90OnRva2Vu", "bot-token-for-tests"]
+)
 async def test_missing_or_unknown_client_token_is_unauthorized(api, authorization: str | None) -> None:
     headers = {"Content-Type": "application/json"}
     if authorization is not None:
         headers["Authorization"] = authorization
-    status, body = await raw(api, "POST", "/v1/sessions", data=b'{"identifier":"c.martin","password":"x"}', headers=headers)
+    status, body = await raw(
+        api, "POST", "/v1/sessions", data=b'{"identifier":"c.martin","password":"x"}', headers=headers
+    )
     assert (status, body["error"]["code"]) == (401, "unauthorized")
 
 
@@ -45,7 +49,11 @@ async def test_each_route_accepts_only_its_client_kinds(api) -> None:
         (b'{"identifier": 42, "password": true}', "application/json", "validation_error"),
         (b'{"identifier": "c.martin"}', "application/json", "validation_error"),
         (b'{"identifier": "", "password": "x"}', "application/json", "validation_error"),
-        ('{"identifier": "\u00e9\u00e9", "password": "\udcff"}'.encode("utf-8", "surrogatepass"), "application/json", "malformed_request"),
+        (
+            '{"identifier": "\u00e9\u00e9", "password": "\udcff"}'.encode("utf-8", "surrogatepass"),
+            "application/json",
+            "malformed_request",
+        ),
     ],
 )
 async def test_bad_bodies_get_a_client_error_never_a_500(api, data: bytes, content_type: str, code: str) -> None:
@@ -59,7 +67,9 @@ async def test_validation_errors_say_where_without_echoing_the_input(api) -> Non
         api, "POST", "/v1/sessions", data=b'{"identifier": "c.martin", "password": 12345}', headers=bot_headers()
     )
     assert status == 422
-    assert body["error"]["details"] == [{"loc": ["password"], "msg": "Input should be a valid string", "type": "string_type"}]
+    assert body["error"]["details"] == [
+        {"loc": ["password"], "msg": "Input should be a valid string", "type": "string_type"}
+    ]
     assert "12345" not in str(body)
 
 

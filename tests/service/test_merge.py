@@ -51,7 +51,9 @@ async def test_merge_links_every_child_with_the_declared_role_and_closes_the_sou
     assert result["already_linked"] == []
     _, children = await api.children(session)
     assert [(child["label"], child["legal_guardian"]) for child in children["children"]] == [
-        ("C 11/04/2007", True), ("M 04/01/2010", False), ("L 15/09/2015", True)
+        ("C 11/04/2007", True),
+        ("M 04/01/2010", False),
+        ("L 15/09/2015", True),
     ]
     status, error = await api.login("c.martin7", SOURCE_TEMPORARY)
     assert (status, error["error"]["code"]) == (409, "account_merged")
@@ -69,7 +71,11 @@ async def test_merge_writes_outbox_events_and_audit(api, context) -> None:
     assert topics.count("student_guardian_link.created") == 2
     assert topics.count("account.merged") == 1
     merged = next(event for event in events if event.topic == "account.merged")
-    assert merged.payload == {"merge_id": result["merge_id"], "source_identifier": "c.martin7", "target_identifier": "c.martin"}
+    assert merged.payload == {
+        "merge_id": result["merge_id"],
+        "source_identifier": "c.martin7",
+        "target_identifier": "c.martin",
+    }
     status, page = await api.call("GET", "/v1/outbox?after=0", client="downstream")
     assert status == 200 and [event["topic"] for event in page["events"]] == topics
 
@@ -84,9 +90,13 @@ async def test_a_child_already_linked_to_the_target_gets_no_second_link(api, con
     assert [item["label"] for item in result["added"]] == ["L 30/11/2016"]
     async with context.reading() as db:
         target = await db.scalar(select(Account).where(Account.identifier == "n.bernard"))
-        counts = (await db.execute(
-            select(GuardianLink.student_id, func.count()).where(GuardianLink.account_id == target.id).group_by(GuardianLink.student_id)
-        )).all()
+        counts = (
+            await db.execute(
+                select(GuardianLink.student_id, func.count())
+                .where(GuardianLink.account_id == target.id)
+                .group_by(GuardianLink.student_id)
+            )
+        ).all()
     assert [count for _, count in counts] == [1, 1], "Yanis and Lina, each linked once"
 
 
@@ -169,7 +179,10 @@ async def test_every_child_of_the_ticket_must_be_declared_exactly_once(api, snap
     }[roles]
     before = await snapshot()
     status, error = await api.call(
-        "POST", "/v1/merges", {"ticket": preview["ticket"], "idempotency_key": "k", "children": children}, session=session
+        "POST",
+        "/v1/merges",
+        {"ticket": preview["ticket"], "idempotency_key": "k", "children": children},
+        session=session,
     )
     assert (status, error["error"]["code"]) == (422, "validation_error")
     assert await snapshot() == before
@@ -201,38 +214,67 @@ async def test_a_merge_failing_half_way_leaves_every_table_as_it_was(demo_databa
 
 async def test_twenty_concurrent_merges_of_one_source_have_exactly_one_winner(api, load_data, context) -> None:
     targets = [f"cible.{number:02d}" for number in range(20)]
-    await load_data({
-        "accounts": [
-            {"identifier": identifier, "last_name": "Durand", "first_name": "Alex", "status": "active", "password": f"Cible-{identifier}-2026"}
+    await load_data(
+        {
+            "accounts": [
+                {
+                    "identifier": identifier,
+                    "last_name": "Durand",
+                    "first_name": "Alex",
+                    "status": "active",
+                    "password": f"Cible-{identifier}-2026",
+                }
+                for identifier in targets
+            ]
+            + [
+                {
+                    "identifier": "a.durand",
+                    "last_name": "DURAND",
+                    "first_name": "Alex",
+                    "status": "pending",
+                    "temporary_password": "T4RG-ET9Z-QW2X",
+                }
+            ],
+            "students": [
+                {
+                    "ine": f"0800000{number:02d}DU",
+                    "last_name": "DURAND",
+                    "first_name": name,
+                    "birth_date": f"201{number}-03-0{number + 1}",
+                    "school": "0750001A",
+                    "guardians": [{"account": "a.durand", "legal_guardian": True}],
+                }
+                for number, name in enumerate(["Ana", "Bob", "Cyd"])
+            ],
+        }
+    )
+    sessions = await asyncio.gather(
+        *(
+            api.session_for(identifier, f"Cible-{identifier}-2026", requester=f"telegram:{identifier}")
             for identifier in targets
-        ] + [{"identifier": "a.durand", "last_name": "DURAND", "first_name": "Alex", "status": "pending",
-              "temporary_password": "T4RG-ET9Z-QW2X"}],
-        "students": [
-            {"ine": f"0800000{number:02d}DU", "last_name": "DURAND", "first_name": name, "birth_date": f"201{number}-03-0{number + 1}",
-             "school": "0750001A", "guardians": [{"account": "a.durand", "legal_guardian": True}]}
-            for number, name in enumerate(["Ana", "Bob", "Cyd"])
-        ],
-    })
-    sessions = await asyncio.gather(*(
-        api.session_for(identifier, f"Cible-{identifier}-2026", requester=f"telegram:{identifier}") for identifier in targets
-    ))
+        )
+    )
     previews = [await api.preview(session, "a.durand", "T4RG-ET9Z-QW2X") for session in sessions]
     assert all(status == 201 for status, _ in previews)
-    answers = await asyncio.gather(*(
-        api.merge(session, preview["ticket"], f"cle-{number}", all_legal(preview))
-        for number, (session, (_, preview)) in enumerate(zip(sessions, previews))
-    ))
+    answers = await asyncio.gather(
+        *(
+            api.merge(session, preview["ticket"], f"cle-{number}", all_legal(preview))
+            for number, (session, (_, preview)) in enumerate(zip(sessions, previews, strict=False))
+        )
+    )
     statuses = sorted(status for status, _ in answers)
     assert statuses == [201] + [409] * 19
     assert {body["error"]["code"] for status, body in answers if status == 409} == {MergeConflict.code}
     winner_index = next(index for index, (status, _) in enumerate(answers) if status == 201)
     async with context.reading() as db:
-        rows = (await db.execute(
-            select(Student.ine, Account.identifier)
-            .join(GuardianLink, GuardianLink.student_id == Student.id)
-            .join(Account, Account.id == GuardianLink.account_id)
-            .where(Student.ine.like("0800000%"))
-        )).all()
+        rows = (
+            await db.execute(
+                select(Student.ine, Account.identifier)
+                .join(GuardianLink, GuardianLink.student_id == Student.id)
+                .join(Account, Account.id == GuardianLink.account_id)
+                .where(Student.ine.like("0800000%"))
+            )
+        ).all()
         source = await db.scalar(select(Account).where(Account.identifier == "a.durand"))
     linked = sorted((ine, identifier) for ine, identifier in rows if identifier != "a.durand")
     assert linked == [(f"0800000{number:02d}DU", targets[winner_index]) for number in range(3)]

@@ -107,7 +107,11 @@ async def test_password_policy_lists_failed_rules_and_keeps_the_ticket(api) -> N
     )
     assert status == 422
     assert error["error"]["code"] == "password_policy"
-    assert {detail["rule"] for detail in error["error"]["details"]} == {"too_short", "single_character_kind", "contains_name"}
+    assert {detail["rule"] for detail in error["error"]["details"]} == {
+        "too_short",
+        "single_character_kind",
+        "contains_name",
+    }
     status, _ = await api.call(
         "POST", "/v1/activations", {"activation_ticket": login["activation_ticket"], "new_password": "Jardin-Fleuri-42"}
     )
@@ -156,7 +160,9 @@ async def test_choosing_a_new_password_ends_the_other_sessions(api) -> None:
     _, issued = await api.call("POST", "/v1/school/accounts/n.bernard/temporary-password", client="school")
     _, login = await api.login("n.bernard", issued["temporary_password"])
     status, _ = await api.call(
-        "POST", "/v1/activations", {"activation_ticket": login["activation_ticket"], "new_password": "Nouveau-Depart-31"}
+        "POST",
+        "/v1/activations",
+        {"activation_ticket": login["activation_ticket"], "new_password": "Nouveau-Depart-31"},
     )
     assert status == 201
     assert (await api.children(old_session))[1]["error"]["code"] == "session_invalid"

@@ -7,12 +7,22 @@ from typing import Any
 
 def student(ine: str, first_name: str, guardian: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
-        "ine": ine, "last_name": "MARTIN", "first_name": first_name, "birth_date": "2019-02-03",
-        "school": {"uai": "0750002B", "name": "École élémentaire Jules Ferry"}, "guardians": [guardian], **extra,
+        "ine": ine,
+        "last_name": "MARTIN",
+        "first_name": first_name,
+        "birth_date": "2019-02-03",
+        "school": {"uai": "0750002B", "name": "École élémentaire Jules Ferry"},
+        "guardians": [guardian],
+        **extra,
     }
 
 
-CAMILLE = {"last_name": "MARTIN", "first_name": "Camille", "email": "camille.martin@example.fr", "mobile": "+33 6 12 34 56 78"}
+CAMILLE = {
+    "last_name": "MARTIN",
+    "first_name": "Camille",
+    "email": "camille.martin@example.fr",
+    "mobile": "+33 6 12 34 56 78",
+}
 
 
 async def register(api, *students: dict[str, Any]) -> tuple[int, Any]:
@@ -20,11 +30,19 @@ async def register(api, *students: dict[str, Any]) -> tuple[int, Any]:
 
 
 async def test_a_guardian_with_identical_identity_is_attached_to_the_existing_account(api) -> None:
-    same_camille = {**CAMILLE, "first_name": " camille ", "email": "Camille.Martin@Example.FR", "mobile": "06 12 34 56 78"}
+    same_camille = {
+        **CAMILLE,
+        "first_name": " camille ",
+        "email": "Camille.Martin@Example.FR",
+        "mobile": "06 12 34 56 78",
+    }
     status, body = await register(api, student("090000001AA", "Jade", same_camille))
     assert status == 201
     assert body["students"] == [
-        {"ine": "090000001AA", "guardians": [{"account_identifier": "c.martin", "created": False, "temporary_password": None}]}
+        {
+            "ine": "090000001AA",
+            "guardians": [{"account_identifier": "c.martin", "created": False, "temporary_password": None}],
+        }
     ]
     session = await api.session_for("c.martin", "Soleil-Bleu-2026")
     _, children = await api.children(session)
@@ -43,7 +61,9 @@ async def test_a_different_mobile_creates_a_pending_account_with_a_working_tempo
 
 async def test_twins_registered_together_share_one_new_account(api) -> None:
     guardian = {"last_name": "Nouveau", "first_name": "Paul", "email": "paul@example.fr", "mobile": "07 61 00 00 00"}
-    status, body = await register(api, student("090000001AA", "Jade", guardian), student("090000002AA", "Jules", guardian))
+    status, body = await register(
+        api, student("090000001AA", "Jade", guardian), student("090000002AA", "Jules", guardian)
+    )
     assert status == 201
     outcomes = [item["guardians"][0] for item in body["students"]]
     assert [outcome["account_identifier"] for outcome in outcomes] == ["p.nouveau", "p.nouveau"]
@@ -69,7 +89,11 @@ async def test_temporary_password_issue(api) -> None:
 
 
 ESCALATION = {
-    "channel": "telegram", "chat_ref": "telegram:42", "reason": "names_differ", "step": "merge_preview", "language": "fr",
+    "channel": "telegram",
+    "chat_ref": "telegram:42",
+    "reason": "names_differ",
+    "step": "merge_preview",
+    "language": "fr",
     "collected": {"identifier": "c.martin", "source_identifier": "c.martinez"},
     "transcript": [
         {"at": "2026-11-29T09:00:00Z", "sender": "parent", "text": "Bonjour"},
@@ -92,7 +116,9 @@ async def test_escalations_are_recorded_by_the_bot_and_listed_for_agents(api) ->
 
 
 async def test_escalation_body_is_validated(api) -> None:
-    status, body = await api.call("POST", "/v1/escalations", {**ESCALATION, "transcript": [{"sender": "robot", "text": "x"}]})
+    status, body = await api.call(
+        "POST", "/v1/escalations", {**ESCALATION, "transcript": [{"sender": "robot", "text": "x"}]}
+    )
     assert (status, body["error"]["code"]) == (422, "validation_error")
 
 

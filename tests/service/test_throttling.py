@@ -40,7 +40,17 @@ async def test_unknown_identifiers_are_throttled_exactly_like_known_ones(api) ->
     for identifier in ("c.martin", "personne.inconnue"):
         answers = [await fail(api, identifier, requester=f"telegram:{identifier}") for _ in range(6)]
         assert [answer[1]["error"]["code"] for answer in answers] == ["invalid_credentials"] * 5 + ["throttled"]
-    assert answers[-1] == (429, {"error": {"code": "throttled", "message": answers[-1][1]["error"]["message"], "retry_after": 2, "details": []}})
+    assert answers[-1] == (
+        429,
+        {
+            "error": {
+                "code": "throttled",
+                "message": answers[-1][1]["error"]["message"],
+                "retry_after": 2,
+                "details": [],
+            }
+        },
+    )
 
 
 async def test_one_hundred_failures_lock_until_the_school_issues_a_new_temporary_password(api, clock) -> None:

@@ -39,9 +39,7 @@ class Field:
 
 def _fields(entry: Mapping[str, Any]) -> dict[str, Field]:
     return {
-        field["name"]: Field(
-            field["name"], tuple(field["types"]), field["required"], field["description"]
-        )
+        field["name"]: Field(field["name"], tuple(field["types"]), field["required"], field["description"])
         for field in entry.get("fields", ())
     }
 
@@ -54,9 +52,7 @@ class BotApiSchema:
         self._methods = {name: _fields(entry) for name, entry in document["methods"].items()}
         self._types = {name: _fields(entry) for name, entry in document["types"].items()}
         self._subtypes = {
-            name: tuple(entry["subtypes"])
-            for name, entry in document["types"].items()
-            if entry.get("subtypes")
+            name: tuple(entry["subtypes"]) for name, entry in document["types"].items() if entry.get("subtypes")
         }
 
     def has_method(self, method: str) -> bool:
@@ -91,9 +87,7 @@ class BotApiSchema:
         problems.extend(_limit_problems(method, parameters))
         return problems
 
-    def _check_fields(
-        self, where: str, fields: Mapping[str, Field], values: Mapping[str, object]
-    ) -> list[str]:
+    def _check_fields(self, where: str, fields: Mapping[str, Field], values: Mapping[str, object]) -> list[str]:
         problems = [
             f"{where}: missing required parameter {name!r}"
             for name, field in fields.items()
@@ -191,9 +185,8 @@ def _limit_problems(method: str, parameters: Mapping[str, object]) -> list[str]:
     text = parameters.get("text")
     if not isinstance(text, str):
         return []
-    if method in ("sendMessage", "editMessageText"):
-        if not 1 <= len(text) <= MAX_MESSAGE_TEXT_CHARACTERS:
-            return [f"{method}.text: {len(text)} characters, must be 1-{MAX_MESSAGE_TEXT_CHARACTERS}"]
+    if method in ("sendMessage", "editMessageText") and not 1 <= len(text) <= MAX_MESSAGE_TEXT_CHARACTERS:
+        return [f"{method}.text: {len(text)} characters, must be 1-{MAX_MESSAGE_TEXT_CHARACTERS}"]
     if method == "answerCallbackQuery" and len(text) > MAX_CALLBACK_NOTICE_CHARACTERS:
         return [f"{method}.text: {len(text)} characters, must be 0-{MAX_CALLBACK_NOTICE_CHARACTERS}"]
     return []

@@ -72,9 +72,7 @@ def channel_for(settings: TelegramSettings, engine: Dialog) -> TelegramChannel:
 
 
 @asynccontextmanager
-async def polling_bot(
-    fake: FakeBotApi, settings: TelegramSettings, engine: Dialog
-) -> AsyncIterator[None]:
+async def polling_bot(fake: FakeBotApi, settings: TelegramSettings, engine: Dialog) -> AsyncIterator[None]:
     """The bot long-polling the fake server, as `rattacher bot` runs it, until the block ends."""
     polls_before = len(fake.calls_of("getUpdates"))
     stop = asyncio.Event()
@@ -135,9 +133,7 @@ def service_settings(database_url: str) -> ServiceSettings:
 async def demo_database(database_url: str) -> str:
     """This test's database with the demo fixture loaded."""
     settings = service_settings(database_url)
-    await load_fixture_file(
-        database_url, DEMO_FIXTURE, settings=settings, hasher=hasher_from_settings(settings)
-    )
+    await load_fixture_file(database_url, DEMO_FIXTURE, settings=settings, hasher=hasher_from_settings(settings))
     return database_url
 
 

@@ -428,9 +428,7 @@ class FakeBotApi:
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
-                        self._changed.wait_for(
-                            lambda: self._pending_updates or self.webhook or self._stopping
-                        ),
+                        self._changed.wait_for(lambda: self._pending_updates or self.webhook or self._stopping),
                         timeout,
                     )
         return self._pending_updates[: parameters.get("limit", 100)]
@@ -505,9 +503,7 @@ class FakeBotApi:
     async def _answer_callback_query(self, parameters: Mapping[str, Any]) -> bool:
         query_id = parameters["callback_query_id"]
         if query_id not in self._open_callbacks:
-            raise BotApiError(
-                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
-            )
+            raise BotApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         self._open_callbacks.discard(query_id)
         self.answered_callbacks[query_id] = parameters.get("text", "")
         return True

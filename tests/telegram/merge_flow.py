@@ -97,12 +97,12 @@ async def gather_camilles_children(parent: TelegramParent) -> None:
 def assert_passwords_deleted(parent: TelegramParent, *passwords: str) -> None:
     """Every message that carried a password is deleted, and no bot message repeats one."""
     password_messages = [
-        message for message in parent.chat.messages.values()
-        if not message.from_bot and message.text in passwords
+        message for message in parent.chat.messages.values() if not message.from_bot and message.text in passwords
     ]
     assert password_messages and all(message.deleted for message in password_messages)
     deleted = {
-        call.parameters["message_id"] for call in parent.fake.calls_of("deleteMessage")
+        call.parameters["message_id"]
+        for call in parent.fake.calls_of("deleteMessage")
         if call.parameters["chat_id"] == parent.chat.id
     }
     assert deleted == {message.message_id for message in password_messages}

@@ -37,7 +37,11 @@ def test_a_valid_call_with_nested_objects_passes() -> None:
         ("deleteMessage", {"chat_id": 1, "message_id": "7"}, "expected Integer"),
         (
             "sendMessage",
-            {"chat_id": 1, "text": "a", "reply_markup": {"inline_keyboard": [[{"text": "b", "callback_data": "é" * 33}]]}},
+            {
+                "chat_id": 1,
+                "text": "a",
+                "reply_markup": {"inline_keyboard": [[{"text": "b", "callback_data": "é" * 33}]]},
+            },
             "66 bytes",
         ),
         (

@@ -32,7 +32,10 @@ async def test_text_command_and_sticker_become_inbounds(fake_bot_api: FakeBotApi
 
     first, second, third = engine.received
     assert first == Inbound(
-        chat_key="telegram:42", kind="text", text="bonjour", language="en-GB",
+        chat_key="telegram:42",
+        kind="text",
+        text="bonjour",
+        language="en-GB",
         update_id=first.update_id,
     )
     assert (second.kind, second.command, second.text) == ("command", "start", "helpdesk-1234")

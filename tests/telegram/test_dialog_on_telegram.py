@@ -17,9 +17,7 @@ NAMES_DIFFER = (
 )
 
 
-async def test_wrong_passwords_until_throttled(
-    fake_bot_api: FakeBotApi, demo_service: DemoService
-) -> None:
+async def test_wrong_passwords_until_throttled(fake_bot_api: FakeBotApi, demo_service: DemoService) -> None:
     parent = TelegramParent(fake_bot_api, user_id=3001)
     wrong_passwords = [f"Mauvais-Mot-{attempt}" for attempt in range(5)]
     async with demo_bot_polling(fake_bot_api, demo_service):
@@ -43,9 +41,7 @@ async def test_accounts_whose_names_differ_are_not_gathered(
         await merge_flow.log_in(parent)
         await merge_flow.ask_password_of(parent, merge_flow.NAMES_DIFFER_ACCOUNT)
         refusal = await parent.says(merge_flow.NAMES_DIFFER_PASSWORD, expect=NAMES_DIFFER)
-        listing = await parent.presses(
-            "My children", expect=merge_flow.MY_CHILDREN_TITLE, identifier=CAMILLE.kept
-        )
+        listing = await parent.presses("My children", expect=merge_flow.MY_CHILDREN_TITLE, identifier=CAMILLE.kept)
 
     assert parent._("Talk to an agent") in [button["text"] for button in refusal.buttons]
     assert "I 20/06/2012" not in listing.text, "nothing was gathered"

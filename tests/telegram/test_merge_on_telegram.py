@@ -10,14 +10,12 @@ from tests.telegram.conftest import (
     webhook_bot,
     webhook_settings,
 )
-from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 
 
-async def test_the_whole_merge_by_long_polling(
-    fake_bot_api: FakeBotApi, demo_service: DemoService
-) -> None:
+async def test_the_whole_merge_by_long_polling(fake_bot_api: FakeBotApi, demo_service: DemoService) -> None:
     parent = TelegramParent(fake_bot_api, user_id=2001, language_code="fr")
     async with demo_bot_polling(fake_bot_api, demo_service):
         await merge_flow.gather_camilles_children(parent)
@@ -31,13 +29,9 @@ async def test_the_whole_merge_by_long_polling(
     assert all(poll.parameters["allowed_updates"] == ["message", "callback_query"] for poll in polls)
 
 
-async def test_the_whole_merge_by_webhook_in_english(
-    fake_bot_api: FakeBotApi, demo_service: DemoService
-) -> None:
+async def test_the_whole_merge_by_webhook_in_english(fake_bot_api: FakeBotApi, demo_service: DemoService) -> None:
     parent = TelegramParent(fake_bot_api, user_id=2002, language_code="en")
-    async with real_engine(demo_service) as engine, webhook_bot(
-        webhook_settings(fake_bot_api), engine
-    ):
+    async with real_engine(demo_service) as engine, webhook_bot(webhook_settings(fake_bot_api), engine):
         await merge_flow.gather_camilles_children(parent)
 
     merge_flow.assert_passwords_deleted(parent, CAMILLE.kept_password, CAMILLE.other_password)

@@ -42,8 +42,13 @@ async def test_a_token_telegram_refuses_is_one_clear_line(
         fake_bot_api, demo_database, telegram_token="987654321:AAHanotherTokenTelegramDoesNotKnow_01"
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "bot",
-        env={**environment, "LANG": "fr_FR.UTF-8"}, cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "bot",
+        env={**environment, "LANG": "fr_FR.UTF-8"},
+        cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, error = await asyncio.wait_for(process.communicate(), 30)
 

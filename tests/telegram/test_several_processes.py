@@ -83,14 +83,18 @@ def bot_environment(fake: FakeBotApi, database_url: str, **settings: str) -> dic
 
 
 @asynccontextmanager
-async def rattacher_process(
-    arguments: list[str], environment: dict[str, str], log: Path
-) -> AsyncIterator[None]:
+async def rattacher_process(arguments: list[str], environment: dict[str, str], log: Path) -> AsyncIterator[None]:
     """`rattacher <arguments>` in a subprocess, stopped with SIGTERM; it must exit with 0."""
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", *arguments,
-            env=environment, cwd=log.parent, stdout=output, stderr=output,
+            sys.executable,
+            "-m",
+            "bot.cli",
+            *arguments,
+            env=environment,
+            cwd=log.parent,
+            stdout=output,
+            stderr=output,
         )
     try:
         yield
@@ -104,13 +108,12 @@ async def rattacher_process(
 
 
 @asynccontextmanager
-async def bot_process(
-    fake: FakeBotApi, service: DemoService, public_url: str, log: Path
-) -> AsyncIterator[str]:
+async def bot_process(fake: FakeBotApi, service: DemoService, public_url: str, log: Path) -> AsyncIterator[str]:
     """`rattacher bot` in webhook mode in a subprocess; yields its local webhook URL."""
     port = free_port()
     environment = bot_environment(
-        fake, service.database_url,
+        fake,
+        service.database_url,
         service_url=service.url,
         service_token=service.token,
         webhook_url=public_url,
@@ -130,9 +133,7 @@ async def test_two_processes_serve_alternate_updates_of_one_chat(
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(balancer.running())
         for log in logs:
-            local_url = await stack.enter_async_context(
-                bot_process(fake_bot_api, demo_service, balancer.url, log)
-            )
+            local_url = await stack.enter_async_context(bot_process(fake_bot_api, demo_service, balancer.url, log))
             balancer.targets.append(local_url)
         try:
             await fake_bot_api.wait_for(lambda: len(fake_bot_api.calls_of("setWebhook")) == 2, 30)

@@ -36,7 +36,10 @@ async def test_a_wrong_secret_token_is_refused(fake_bot_api: FakeBotApi) -> None
     update = {
         "update_id": 1,
         "message": {
-            "message_id": 1, "date": 0, "chat": {"id": 52, "type": "private"}, "text": "bonjour",
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 52, "type": "private"},
+            "text": "bonjour",
         },
     }
     async with webhook_bot(settings, engine), aiohttp.ClientSession() as http:
