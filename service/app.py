@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -32,7 +32,7 @@ def create_app(
 ) -> web.Application:
     """The service's application; the schema must already be up to date (see database.upgrade_schema)."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
-    app[OPENAPI_KEY] = build_openapi(ROUTES)
+    app[OPENAPI_KEY] = build_openapi(ROUTES, max_body_bytes=settings.max_body_bytes)
     directory = client_directory(settings)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route, directory))
@@ -40,7 +40,9 @@ def create_app(
     return app
 
 
-def _database(settings: ServiceSettings, clock: Clock, hasher: CredentialHasher):
+def _database(
+    settings: ServiceSettings, clock: Clock, hasher: CredentialHasher
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database_engine(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, sqlite_busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
         app[CONTEXT_KEY] = context_for(engine, settings, hasher, clock)
