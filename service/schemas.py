@@ -14,9 +14,9 @@ MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
 MAX_IDENTIFIER_LENGTH = 64
 # Lists are bounded so that a body at every limit, in ASCII, fits in the default body cap (64 KiB).
-MAX_STUDENTS_PER_REQUEST = 100
-MAX_TRANSCRIPT_LINES = 500
-MAX_TRANSCRIPT_TEXT_LENGTH = 4096
+MAX_STUDENTS_PER_REQUEST = 20
+MAX_TRANSCRIPT_LINES = 50
+MAX_TRANSCRIPT_TEXT_LENGTH = 1000
 MAX_POSITION = 2**31 - 1  # the largest INTEGER on PostgreSQL: outbox ids and other positions fit in it
 
 # Every string the API reads refuses control characters (Unicode Cc: C0, DEL, C1): PostgreSQL refuses NUL

@@ -6,8 +6,10 @@ import asyncio
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from service.handlers import ROUTES
+from service.settings import ServiceSettings
 
 
 async def raw(api, method: str, path: str, *, data: bytes | None = None, headers: dict[str, str] | None = None):
@@ -322,3 +324,73 @@ async def test_a_405_names_the_allowed_methods(api, method: str, path: str, allo
     assert response.status == 405
     assert response.headers["Allow"] == allowed
     assert (await response.json())["error"]["code"] == "method_not_allowed"
+
+
+# --- The documented limits hold together: every input is bounded, the largest valid body fits the cap. ---
+
+
+def _largest_json_bytes(schema: dict, definitions: dict) -> int:
+    """An upper bound of the JSON size of any ASCII document valid against `schema` (fails if unbounded)."""
+    if "$ref" in schema:
+        return _largest_json_bytes(definitions[schema["$ref"].rsplit("/", 1)[1]], definitions)
+    if "anyOf" in schema:
+        return max(_largest_json_bytes(option, definitions) for option in schema["anyOf"])
+    if "enum" in schema or "const" in schema:
+        return max(len(json.dumps(value)) for value in schema.get("enum", [schema.get("const")]))
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        assert schema.get("additionalProperties") is not True, schema
+        return 2 + sum(
+            len(json.dumps(name)) + 2 + _largest_json_bytes(value, definitions) for name, value in properties.items()
+        )
+    if kind == "array":
+        assert "maxItems" in schema, f"unbounded list: {schema}"
+        return 2 + schema["maxItems"] * (_largest_json_bytes(schema["items"], definitions) + 1)
+    if kind == "string":
+        fixed = {"date": 10, "date-time": 32}
+        assert "maxLength" in schema or schema.get("format") in fixed, f"unbounded string: {schema}"
+        return 2 + schema.get("maxLength", fixed.get(schema.get("format", ""), 0))
+    return {"boolean": 5, "null": 4, "integer": 20}[kind]
+
+
+async def test_the_largest_valid_body_of_every_route_fits_the_body_cap(api) -> None:
+    _status, document = await raw(api, "GET", "/openapi.json")
+    definitions = document["components"]["schemas"]
+    cap = ServiceSettings.model_fields["max_body_bytes"].default
+    sizes = {
+        path: _largest_json_bytes(operation["requestBody"]["content"]["application/json"]["schema"], definitions)
+        for path, operations in document["paths"].items()
+        for operation in operations.values()
+        if "requestBody" in operation
+    }
+    assert len(sizes) == 6 and max(sizes.values()) <= cap, sizes
+    assert sizes["/v1/school/students"] > cap // 2 and sizes["/v1/escalations"] > cap // 2  # limits not needlessly low
+
+
+async def test_every_parameter_is_bounded(api) -> None:
+    _status, document = await raw(api, "GET", "/openapi.json")
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation["parameters"]:
+                schema = parameter["schema"]
+                if schema["type"] == "integer":
+                    assert {"minimum", "maximum"} <= schema.keys(), parameter
+                else:
+                    assert "maxLength" in schema or schema.get("format") == "date-time", parameter
+                    assert "pattern" in schema or schema.get("format") == "date-time", parameter
+
+
+async def test_an_escalation_at_every_limit_is_accepted(api) -> None:
+    line = {"at": "2026-11-29T09:00:00+00:00", "sender": "parent", "text": "x" * 1000}
+    body = {**ESCALATION, "chat_ref": "9" * 200, "reason": "r" * 100, "step": "s" * 100, "transcript": [line] * 50}
+    assert len(json.dumps(body)) > 50_000
+    status, answer = await api.call("POST", "/v1/escalations", body)
+    assert status == 201, answer
+    status, answer = await api.call("POST", "/v1/escalations", {**body, "transcript": [line] * 51})
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+
+
+def test_a_body_cap_below_the_largest_valid_body_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError, match="max_body_bytes"):
+        ServiceSettings(_env_file=None, max_body_bytes=1024)
