@@ -217,7 +217,7 @@ class GuardianIn(Body):
     last_name: PersonName
     first_name: PersonName
     email: ValidEmail
-    mobile: Mobile
+    mobile: Mobile = Field(description="a valid phone number (libphonenumber), French national form accepted")
     legal_guardian: bool = True
 
 

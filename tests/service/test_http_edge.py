@@ -9,6 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from service.handlers import ROUTES
+from service.openapi import build_openapi
+from service.routing import ClientKind, Route
 from service.settings import ServiceSettings
 
 
@@ -394,3 +396,9 @@ async def test_an_escalation_at_every_limit_is_accepted(api) -> None:
 def test_a_body_cap_below_the_largest_valid_body_is_refused_at_start_up() -> None:
     with pytest.raises(ValidationError, match="max_body_bytes"):
         ServiceSettings(_env_file=None, max_body_bytes=1024)
+
+
+def test_a_route_with_a_path_parameter_must_declare_its_path_model() -> None:
+    route = Route("GET", "/v1/things/{thing}", ROUTES[0].handler, "Things", frozenset({ClientKind.AGENT}))
+    with pytest.raises(ValueError, match="path model"):
+        build_openapi((route,))
