@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from service import credentials, escalations, merging, parents, school
 from service.context import ServiceContext
-from service.errors import ValidationFailed
+from service.errors import Forbidden, ValidationFailed
 from service.models import OutboxEvent
 from service.routing import (
     PARENT_SESSION_HEADER,
     REQUESTER_HEADER,
+    SCHOOL_CLIENT_KEY,
     ClientKind,
     Route,
     json_reply,
@@ -48,6 +49,7 @@ from service.schemas import (
     StudentRegistrationResponse,
     TemporaryPasswordResponse,
 )
+from service.school_clients import SchoolScope
 
 CONTEXT_KEY = web.AppKey("service_context", ServiceContext)
 OPENAPI_KEY = web.AppKey("openapi_document", dict)
@@ -56,6 +58,13 @@ OUTBOX_PAGE_LIMIT = 100
 
 def _context(request: web.Request) -> ServiceContext:
     return request.app[CONTEXT_KEY]
+
+
+def _school_client(request: web.Request) -> SchoolScope:
+    """The authenticated school client and the schools it serves."""
+    if SCHOOL_CLIENT_KEY not in request:
+        raise Forbidden()
+    return request[SCHOOL_CLIENT_KEY]
 
 
 def _session_token(request: web.Request) -> str | None:
@@ -167,7 +176,7 @@ async def register_students(request: web.Request) -> web.Response:
         )
         for student in body.students
     ]
-    outcomes = await school.register_students(_context(request), registrations)
+    outcomes = await school.register_students(_context(request), _school_client(request), registrations)
     response = StudentRegistrationResponse(
         students=[
             RegisteredStudentOut(ine=student.ine, guardians=[GuardianOutcomeOut(**vars(item)) for item in items])
@@ -178,8 +187,10 @@ async def register_students(request: web.Request) -> web.Response:
 
 
 async def issue_temporary_password(request: web.Request) -> web.Response:
-    """School: issue a new temporary password (also lifts a credential lock)."""
-    issued = await school.issue_temporary_password(_context(request), request.match_info["identifier"])
+    """School: issue a new temporary password to a guardian of one of its students (also lifts a lock)."""
+    issued = await school.issue_temporary_password(
+        _context(request), _school_client(request), request.match_info["identifier"]
+    )
     return json_reply(TemporaryPasswordResponse(**vars(issued)), status=201)
 
 

@@ -77,6 +77,28 @@ class School(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class SchoolClient(Base):
+    """A school-side API client: its token is stored as a SHA-256 digest, its scope is a set of UAIs."""
+
+    __tablename__ = "school_clients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    token_rotated_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class SchoolClientSchool(Base):
+    """One school (UAI) a school client serves; the school need not be registered yet."""
+
+    __tablename__ = "school_client_schools"
+    __table_args__ = (UniqueConstraint("client_id", "uai", name="uq_school_client_schools_client_uai"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("school_clients.id"))
+    uai: Mapped[str] = mapped_column(String(8))
+
+
 class Student(Base):
     __tablename__ = "students"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

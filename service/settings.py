@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ARGON2_MINIMUM_MEMORY_KIB = 19456
 ARGON2_MINIMUM_TIME_COST = 2
+SCHOOL_TOKEN_REMOVED = (
+    "RATTACHER_SCHOOL_TOKEN is no longer supported: each school client now has its own token, "
+    "tied to the schools it serves; create them with `rattacher school-client add NAME --uai UAI` "
+    "and unset RATTACHER_SCHOOL_TOKEN"
+)
 
 
 class ServiceSettings(BaseSettings):
@@ -16,7 +21,7 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./var/rattacher.db"
     service_token: SecretStr | None = None
-    school_token: SecretStr | None = None
+    school_token: SecretStr | None = Field(default=None, description="removed: refused when set")
     agent_token: SecretStr | None = None
     downstream_token: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -40,3 +45,10 @@ class ServiceSettings(BaseSettings):
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("school_token")
+    @classmethod
+    def _school_token_removed(cls, value: SecretStr | None) -> None:
+        """The one shared school token served every school: refuse it rather than ignore it silently."""
+        if value is not None:
+            raise ValueError(SCHOOL_TOKEN_REMOVED)

@@ -22,7 +22,16 @@ from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
 BOT_TOKEN = "bot-token-for-tests"
-SCHOOL_TOKEN = "school-token-for-tests"
+SCHOOL_TOKEN = "school-client-token-for-tests-academie-0001"
+HUGO_TOKEN = "school-client-token-for-tests-hugo-0750001A"
+CURIE_TOKEN = "school-client-token-for-tests-curie-0750003C"
+TEST_SCHOOL_CLIENTS = {
+    "school_clients": [
+        {"name": "academie-test", "uais": ["0750001A", "0750002B", "0750003C"], "token": SCHOOL_TOKEN},
+        {"name": "college-hugo", "uais": ["0750001A"], "token": HUGO_TOKEN},
+        {"name": "lycee-curie", "uais": ["0750003C"], "token": CURIE_TOKEN},
+    ]
+}
 AGENT_TOKEN = "agent-token-for-tests"
 DOWNSTREAM_TOKEN = "downstream-token-for-tests"
 START = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
@@ -51,7 +60,6 @@ def settings(database_url: str) -> ServiceSettings:
         _env_file=None,
         database_url=database_url,
         service_token=SecretStr(BOT_TOKEN),
-        school_token=SecretStr(SCHOOL_TOKEN),
         agent_token=SecretStr(AGENT_TOKEN),
         downstream_token=SecretStr(DOWNSTREAM_TOKEN),
         argon2_memory_cost_kib=1024,
@@ -65,9 +73,14 @@ def hasher(settings: ServiceSettings) -> CredentialHasher:
 
 
 @pytest.fixture
-async def demo_database(settings: ServiceSettings, hasher: CredentialHasher, clock: FakeClock) -> str:
-    """The demo fixture loaded into this test's fresh database."""
+async def demo_database(
+    settings: ServiceSettings, hasher: CredentialHasher, clock: FakeClock, tmp_path: pathlib.Path
+) -> str:
+    """The demo fixture loaded into this test's fresh database, with the test school clients."""
     await load_fixture_file(settings.database_url, DEMO_FIXTURE, settings=settings, hasher=hasher, clock=clock)
+    clients = tmp_path / "test-school-clients.json"
+    clients.write_text(json.dumps(TEST_SCHOOL_CLIENTS), encoding="utf-8")
+    await load_fixture_file(settings.database_url, clients, settings=settings, hasher=hasher, clock=clock)
     return settings.database_url
 
 
@@ -92,6 +105,8 @@ class Api:
         default_factory=lambda: {
             "bot": BOT_TOKEN,
             "school": SCHOOL_TOKEN,
+            "hugo": HUGO_TOKEN,
+            "curie": CURIE_TOKEN,
             "agent": AGENT_TOKEN,
             "downstream": DOWNSTREAM_TOKEN,
         }

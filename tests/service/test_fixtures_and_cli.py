@@ -143,9 +143,11 @@ def test_cli_load_of_a_file_that_is_not_json(tmp_path, monkeypatch, capsys) -> N
 def test_service_command_warns_when_no_client_could_call_it(settings) -> None:
     assert cli.missing_token_warning(settings) is None
     no_tokens = settings.model_copy(
-        update={"service_token": None, "school_token": None, "agent_token": None, "downstream_token": None}
+        update={"service_token": None, "agent_token": None, "downstream_token": None}
     )
-    assert "every API call will be refused" in (cli.missing_token_warning(no_tokens) or "")
+    warning = cli.missing_token_warning(no_tokens) or ""
+    assert "every API call will be refused" in warning and "rattacher school-client add" in warning
+    assert "RATTACHER_SCHOOL_TOKEN" not in warning
 
 
 def test_service_command_options() -> None:
