@@ -53,7 +53,7 @@ class SchoolClientInfo:
 def valid_name(name: str) -> str:
     """The client name as stored, or SchoolClientError (lower-case letters, digits, '.', '_', '-'; 64 at most)."""
     try:
-        return _NAME.validate_python(name)
+        return _NAME.validate_python(name.strip().lower())
     except ValueError as error:
         raise SchoolClientError(
             f"invalid name {name!r}: 1 to 64 lower-case letters, digits, '.', '_' or '-', "
@@ -66,7 +66,7 @@ def valid_uais(uais: Iterable[str]) -> frozenset[str]:
     found = set()
     for uai in uais:
         try:
-            found.add(_UAI.validate_python(uai))
+            found.add(_UAI.validate_python(uai.strip().upper()))
         except ValueError as error:
             raise SchoolClientError(f"invalid UAI {uai!r}: 7 digits and a letter, e.g. 0751234A") from error
     if not found:

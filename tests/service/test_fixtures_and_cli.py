@@ -142,9 +142,7 @@ def test_cli_load_of_a_file_that_is_not_json(tmp_path, monkeypatch, capsys) -> N
 
 def test_service_command_warns_when_no_client_could_call_it(settings) -> None:
     assert cli.missing_token_warning(settings) is None
-    no_tokens = settings.model_copy(
-        update={"service_token": None, "agent_token": None, "downstream_token": None}
-    )
+    no_tokens = settings.model_copy(update={"service_token": None, "agent_token": None, "downstream_token": None})
     warning = cli.missing_token_warning(no_tokens) or ""
     assert "every API call will be refused" in warning and "rattacher school-client add" in warning
     assert "RATTACHER_SCHOOL_TOKEN" not in warning
