@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -12,12 +13,13 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from service import cli, school_clients
+from service import cli, school, school_clients
 from service.context import context_for, hasher_from_settings
 from service.database import create_engine
 from service.domain import utc_now
+from service.errors import Forbidden
 from service.fixtures import FixtureError
-from service.models import Account, AuditEvent, SchoolClient
+from service.models import Account, AuditEvent, School, SchoolClient, Student
 from service.settings import ServiceSettings
 from tests.service.conftest import HUGO_TOKEN, TEST_SCHOOL_CLIENTS
 
@@ -296,3 +298,39 @@ async def _operator_actions(database_url: str) -> list[tuple[str, dict[str, Any]
             return [(action, details) for action, details in rows]
     finally:
         await engine.dispose()
+
+
+def registration(ine: str, uai: str, email: str) -> school.StudentRegistration:
+    guardian = school.GuardianIdentity("Durand", "Alix", email, "07 61 00 00 09")
+    return school.StudentRegistration(
+        ine, "DURAND", "Jade", dt.date(2019, 2, 3), uai, "Une école", (school.GuardianDeclaration(guardian, True),)
+    )
+
+
+async def test_the_scope_is_checked_again_in_the_writing_transaction(
+    demo_database, context, monkeypatch, database_url
+) -> None:
+    """Lycée Marie Curie enrols the student while Collège Victor Hugo's request hashes a new password."""
+    hugo = school_clients.SchoolScope("college-hugo", frozenset({HUGO}))
+    curie = school_clients.SchoolScope("lycee-curie", frozenset({CURIE}))
+    new_credential = school._new_credential
+
+    async def meanwhile_enrolled_elsewhere(context_: Any) -> Any:
+        monkeypatch.setattr(school, "_new_credential", new_credential)
+        await school.register_students(context, curie, [registration("090000001AA", CURIE, "curie@example.fr")])
+        return await new_credential(context_)
+
+    monkeypatch.setattr(school, "_new_credential", meanwhile_enrolled_elsewhere)
+    with pytest.raises(Forbidden) as refused:
+        await school.register_students(context, hugo, [registration("090000001AA", HUGO, "hugo@example.fr")])
+    assert [item["type"] for item in refused.value.details] == ["student_not_served"]
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            enrolled_at = await connection.scalar(
+                select(School.uai).join(Student, Student.school_id == School.id).where(Student.ine == "090000001AA")
+            )
+    finally:
+        await engine.dispose()
+    assert enrolled_at == CURIE
+    assert [actor for actor, _, _ in await audit_events(database_url, "school.students_refused")] == ["college-hugo"]
