@@ -25,7 +25,7 @@ from service.credentials import (
     require_parent,
     verify_account_credentials,
 )
-from service.domain import child_initial, child_label, names_identical
+from service.domain import child_initial, child_label, names_identical, normalise_name
 from service.errors import (
     AccountMerged,
     ActivationRequired,
@@ -36,7 +36,17 @@ from service.errors import (
     TicketInvalid,
     ValidationFailed,
 )
-from service.models import Account, AccountStatus, GuardianLink, Merge, ParentSession, Student, Ticket, TicketKind
+from service.models import (
+    Account,
+    AccountStatus,
+    GuardianLink,
+    Merge,
+    ParentSession,
+    School,
+    Student,
+    Ticket,
+    TicketKind,
+)
 from service.parents import requester_keys
 from service.records import audit, publish
 
@@ -105,11 +115,11 @@ async def preview_merge(
     verified = await verify_account_credentials(context, identifier, password, requester_keys(requester, target.id))
     source = verified.account
     if source.status == AccountStatus.MERGED:
-        raise AccountMerged()
+        raise AccountMerged(details=[{"merged_into_current": await _merged_into(context, source, target.id)}])
     if source.id == target.id:
         raise SameAccount()
     if not names_identical(target.last_name, target.first_name, source.last_name, source.first_name):
-        raise NamesDiffer()
+        raise NamesDiffer(details=_name_differences(target, source) + await _source_schools(context, source.id))
     now = context.clock()
     async with context.transaction() as session:
         children = await _children_snapshot(session, source.id)
@@ -136,6 +146,49 @@ def _with_current_role(child: dict[str, Any], current_roles: dict[int, bool]) ->
     """A preview child, with whether the target already has it and with which role (None: not linked)."""
     current = current_roles.get(child["student_id"])
     return {**child, "already_linked": current is not None, "current_legal_guardian": current}
+
+
+async def _merged_into(context: ServiceContext, account: Account, target_id: int) -> bool:
+    """Whether this merged account ended up in the target, directly or through accounts merged in turn."""
+    seen = {account.id}
+    next_id = account.merged_into_id
+    async with context.reading() as session:
+        while next_id is not None and next_id not in seen:
+            if next_id == target_id:
+                return True
+            seen.add(next_id)
+            next_id = await session.scalar(select(Account.merged_into_id).where(Account.id == next_id))
+    return False
+
+
+def _name_differences(target: Account, source: Account) -> list[dict[str, Any]]:
+    """Which of the last and first names differ, with both spellings as stored (both accounts are proven)."""
+    names = (
+        ("last_name", target.last_name, source.last_name),
+        ("first_name", target.first_name, source.first_name),
+    )
+    return [
+        {"kind": "name", "field": field_name, "target": target_name, "source": source_name}
+        for field_name, target_name, source_name in names
+        if normalise_name(target_name) != normalise_name(source_name)
+    ]
+
+
+async def _source_schools(context: ServiceContext, source_id: int) -> list[dict[str, Any]]:
+    """The schools of the source's children (whom to ask for a correction), eldest child's school first."""
+    async with context.reading() as session:
+        rows = await session.execute(
+            select(School.uai, School.name, Student.first_name, Student.birth_date)
+            .join(Student, Student.school_id == School.id)
+            .join(GuardianLink, GuardianLink.student_id == Student.id)
+            .where(GuardianLink.account_id == source_id)
+            .order_by(Student.birth_date, Student.id)
+        )
+        schools: dict[str, dict[str, Any]] = {}
+        for uai, name, first_name, birth_date in rows:
+            school = schools.setdefault(uai, {"kind": "school", "uai": uai, "name": name, "children": []})
+            school["children"].append(child_label(first_name, birth_date))
+    return list(schools.values())
 
 
 async def _children_snapshot(session: AsyncSession, account_id: int) -> list[dict[str, Any]]:
