@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from conversations.service_client import (
+from conversations.service_port import (
     AccountMerged,
     AccountSummary,
     ActivationNeeded,
