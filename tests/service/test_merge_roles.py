@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from service.context import ServiceContext
 from service.merging import DeclaredChild, MergeRequest
-from service.models import AuditEvent, OutboxEvent
+from service.models import AuditEvent, Merge, OutboxEvent
 
 KEEPER, KEEPER_PASSWORD = "p.roux", "Riviere-Calme-2026"
 OTHER, OTHER_TEMPORARY = "pauline.roux", "Z7KM-4PXR-2WQT"
@@ -173,3 +173,19 @@ def test_a_request_without_role_change_has_the_digest_it_had_before_change_role_
     assert request.digest() == hashlib.sha256(json.dumps(before, sort_keys=True).encode("utf-8")).hexdigest()
     changed = MergeRequest("ticket", "key", (DeclaredChild("b2", False), DeclaredChild("a1", True, change_role=True)))
     assert changed.digest() != request.digest()
+
+
+async def test_a_merge_recorded_before_roles_changed_existed_still_replays(
+    api: Any, roux: dict[str, Any], context: ServiceContext
+) -> None:
+    children = [
+        {"ref": roux["zoe"]["ref"], "legal_guardian": True},
+        {"ref": roux["adam"]["ref"], "legal_guardian": True},
+    ]
+    status, first = await merge(api, roux, "cle-1", children)
+    assert status == 201
+    async with context.transaction() as db:
+        record = await db.scalar(select(Merge).where(Merge.id == first["merge_id"]))
+        assert record is not None
+        record.response = {key: value for key, value in first.items() if key != "roles_changed"}
+    assert await merge(api, roux, "cle-1", children) == (201, first)
