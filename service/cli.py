@@ -113,7 +113,8 @@ def run_school_client_add(arguments: argparse.Namespace) -> int:
     )
     if token is None:
         return 1
-    print(f"school client {arguments.name!r} created; its token, shown only now:", file=sys.stderr)
+    name = school_clients.valid_name(arguments.name)
+    print(f"school client {name!r} created; its token, shown only now:", file=sys.stderr)
     print(token)
     return 0
 

@@ -246,10 +246,10 @@ def test_cli_school_client_add_list_rotate_revoke(database_url, tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RATTACHER_DATABASE_URL", database_url)
     status, token, explanation = run(
-        capsys, "school-client", "add", "college-a", "--uai", "0750001a", "--uai", JULES_FERRY
+        capsys, "school-client", "add", "College-A", "--uai", "0750001a", "--uai", JULES_FERRY
     )
     token = token.strip()
-    assert (status, "shown only now" in explanation, len(token) >= 43) == (0, True, True)
+    assert (status, "school client 'college-a' created" in explanation, len(token) >= 43) == (0, True, True)
     assert authenticated(database_url, token) == school_clients.SchoolScope("college-a", frozenset({HUGO, JULES_FERRY}))
 
     status, listing, _ = run(capsys, "school-client", "list")
