@@ -85,6 +85,7 @@ CREDENTIAL_STEPS = frozenset({Expectation.IDENTIFIER, Expectation.SECRET, Expect
 SECRET_STEPS = frozenset({Expectation.SECRET, Expectation.NEW_PASSWORD})
 DESTRUCTIVE = frozenset({Meaning.CANCEL, Meaning.LOGOUT, Meaning.RESTART})
 TYPO_CONFIDENCE = 0.8
+MAX_COMMAND_WORDS = 8  # a command word in a longer message is not taken as a command (« au début j'ai… »)
 
 Phrase = tuple[str, ...]
 
@@ -230,8 +231,8 @@ _DONT_KNOW = _phrases(
     "dont know", "no idea", "not sure", "maybe", "perhaps", "no clue", "ne me souviens", "me souviens pas",
     "me souviens plus", "me rappelle pas", "me rappelle plus", "souviens pas", "rappelle plus", "oublie",
     "oubliee", "connais pas", "ne connais", "je l ai pas", "je ne l ai", "l ai perdu", "l ai perdue",
-    "pas trop", "bof", "hesite", "j hesite", "forgot", "forgotten", "don t remember", "dont remember",
-    "ne sais pas", "sais po", "aucune", "idee",
+    "pas trop", "bof", "hesite", "l ai plus", "l ai pu", "j hesite", "forgot", "forgotten", "don t remember",
+    "dont remember", "ne sais pas", "sais po",
 )  # fmt: skip
 _HEDGES = _phrases(
     "je crois", "je pense", "probablement", "normalement", "surement", "il me semble", "je suppose", "i think",
@@ -272,8 +273,8 @@ _LOGOUT = _phrases(
 )  # fmt: skip
 _RESTART = _phrases(
     "recommencer", "recommence", "recommencons", "reprendre a zero", "depuis le debut", "du debut", "a zero",
-    "restart", "start over", "start again", "reset", "reinitialiser", "menu", "menu principal", "accueil",
-    "start", "debut", "retour au menu", "revenir au menu", "retour a l accueil",
+    "restart", "start over", "start again", "reset", "reinitialiser", "menu", "menu principal", "page d accueil",
+    "start", "retour au menu", "revenir au menu", "retour a l accueil",
 )  # fmt: skip
 
 _ENGLISH = _phrases("english", "anglais", "anglai", "inglese", "ingles")
@@ -337,7 +338,8 @@ _LINK = _phrases(
 _MISSING = _phrases(
     "manque", "manquant", "manquante", "manquent", "apparait pas", "n apparait", "apparaissent pas", "pas dans",
     "absent", "absente", "introuvable", "missing", "ne vois pas", "vois pas", "ne trouve pas", "trouve pas",
-    "pas rattache", "pas la", "not showing", "not there", "not on",
+    "pas rattache", "pas la", "not showing", "not there", "not on", "pas tous", "pas toutes", "ne sont pas",
+    "n est pas", "pas encore", "pas sur mon compte",
 )  # fmt: skip
 # Children already on the account: a wish to see them.
 _ALREADY = _phrases(
@@ -368,7 +370,7 @@ _FILLER = frozenset(
         "stp", "madame", "monsieur", "mme", "mr", "m", "a", "vous", "toi", "tous", "le", "la", "bot", "robot",
         "beaucoup", "encore", "bien", "tres", "infiniment", "mille", "fois", "pour", "tout", "votre", "ton",
         "et", "much", "so", "very", "you", "for", "everything", "again", "your", "lot", "de", "du",
-        "oh", "ah", "euh", "bon", "alors", "voila", "re",
+        "oh", "ah", "euh", "bon", "alors", "voila", "re", "there", "everyone",
     }
 )  # fmt: skip
 
@@ -762,6 +764,8 @@ def _read_destructive(context: _Context) -> Reading | None:
         return context.reading(Meaning.UNKNOWN, "command word with a negation", hit)
     if len({meaning for meaning, _ in found}) > 1:
         return context.reading(Meaning.UNKNOWN, "conflicting command words", hit)
+    if len(words) > MAX_COMMAND_WORDS:
+        return context.reading(Meaning.UNKNOWN, "command word inside a long message", hit)
     doubt = find(words, (*_HEDGES, ("si",), ("ou",), ("or",), ("if",), ("mais",), ("but",)))
     if doubt is not None or _agreement_hits(words):
         return context.reading(Meaning.UNKNOWN, "command word with doubt or agreement", hit)
@@ -949,9 +953,9 @@ def _read_menu(context: _Context) -> Reading | None:
     if missing is not None and find(words, (*_CHILD, *_VIEW)) is not None:
         return context.reading(Meaning.LINK_CHILD, "a child missing", missing)
     already = find(words, _ALREADY)
-    if already is not None:
-        return context.reading(Meaning.MY_CHILDREN, "children on the account", already)
     link = find(words, _LINK)
+    if already is not None and (link is None or _overlap(already, link)):
+        return context.reading(Meaning.MY_CHILDREN, "children on the account", already)
     if link is not None:
         if _negated(words, link):
             return context.reading(Meaning.UNKNOWN, "negated link words", link)
