@@ -11,8 +11,10 @@ Reading order of `understand`:
    « c'est quoi », « what »…) is never data, never agreement and never destructive; at a credential
    step a text made only of code-like pieces (« c.martin7 », « K7QX-M2PA-9TZC », « k7qx m2pa 9tzc »)
    is data;
-3. the meanings are tried by priority: language, agent, destructive commands (only when clear), topics
-   asked about, help, « je ne sais pas », yes / no, the menu, thanks and greetings;
+3. the meanings are tried by priority: language, agent, destructive commands (only when clear and
+   short), topics asked about (letter, identifier, temporary password, legal guardian), help,
+   « je ne sais pas », at the legal-guardian step « je suis sa mère » / « sa grand-mère », yes / no,
+   the menu, thanks and greetings;
 4. what is left is data at a credential step (one word, or words that do not make a sentence), help
    when it is a question, unknown otherwise.
 
@@ -1009,9 +1011,3 @@ def _safe(reading: Reading, text: str, expecting: Expectation) -> Reading:
     if meaning is Meaning.YES and has_negation(words_of(cleaned).items):
         return Reading(Meaning.UNKNOWN, "agreement with a negation", 0.0)
     return reading
-
-
-def is_question(text: str) -> bool:
-    """Whether a text reads as a question (ends with « ? » or opens with an interrogative)."""
-    cleaned = without_control_characters(text).strip()
-    return ends_with_question_mark(cleaned) or _starts_like_question(words_of(cleaned).items) is not None
