@@ -9,10 +9,14 @@ import signal
 import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 from service.context import hasher_from_settings
 from service.fixtures import DEMO_FIXTURE, FixtureError, load_fixture_file
 from service.runner import running_service
-from service.settings import ServiceSettings
+from service.settings import ENV_PREFIX, ServiceSettings
+
+SETTINGS_ERROR_EXIT = 2
 
 
 def register(subparsers: Any) -> None:
@@ -26,8 +30,27 @@ def register(subparsers: Any) -> None:
     service.set_defaults(handler=run_service)
 
 
+def settings_from_environment() -> ServiceSettings | None:
+    """The service's settings, or None after printing each problem (variable and reason, never the value)."""
+    try:
+        return ServiceSettings()
+    except ValidationError as error:
+        for problem in error.errors(include_input=False, include_url=False):
+            print(f"rattacher: {settings_problem(problem['loc'], problem['msg'])}", file=sys.stderr)
+        return None
+
+
+def settings_problem(location: tuple[int | str, ...], message: str) -> str:
+    """One line: the variable's name first, then why it is refused."""
+    reason = message.removeprefix("Value error, ")
+    variable = f"{ENV_PREFIX}{str(location[0]).upper()}" if location else ENV_PREFIX.rstrip("_")
+    return reason if reason.startswith(variable) else f"{variable}: {reason}"
+
+
 def run_load(arguments: argparse.Namespace) -> int:
-    settings = ServiceSettings()
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
     try:
         report = asyncio.run(
             load_fixture_file(
@@ -54,7 +77,9 @@ def missing_token_warning(settings: ServiceSettings) -> str | None:
 
 
 def run_service(arguments: argparse.Namespace) -> int:
-    settings = ServiceSettings()
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
     warning = missing_token_warning(settings)
     if warning:
         print(warning, file=sys.stderr)

@@ -407,11 +407,11 @@ async def test_the_same_account_merged_from_another_chat_meanwhile(open_engine, 
 
 
 async def test_a_locked_account_sends_the_parent_to_the_school(
-    service_settings, dialog_settings, service_url: str, clock: FakeClock
+    service_settings, dialog_settings, service_url: str, clock: FakeClock, hasher
 ) -> None:
     strict = service_settings.model_copy(update={"throttle_free_failures": 1, "throttle_lock_failures": 3})
     async with (
-        serving(create_app(strict, clock=clock)) as strict_url,
+        serving(create_app(strict, clock=clock, hasher=hasher)) as strict_url,
         dialog_engine(dialog_settings, service_url=strict_url, service_token=BOT_TOKEN, clock=clock) as engine,
     ):
         chat = Chat(engine)

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from service.app import create_app
-from service.context import ServiceContext, context_for, hasher_from_settings
+from service.context import ServiceContext, context_for
 from service.database import create_engine, upgrade_schema
 from service.fixtures import DEMO_FIXTURE, LoadReport, load_fixture_file
 from service.models import Base
@@ -46,7 +46,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str) -> ServiceSettings:
-    """Test settings: real argon2id, but cheap parameters (the production defaults are tested apart)."""
+    """Test settings (the cheap `hasher` is injected wherever the service is built)."""
     return ServiceSettings(
         _env_file=None,
         database_url=database_url,
@@ -54,14 +54,7 @@ def settings(database_url: str) -> ServiceSettings:
         school_token=SecretStr(SCHOOL_TOKEN),
         agent_token=SecretStr(AGENT_TOKEN),
         downstream_token=SecretStr(DOWNSTREAM_TOKEN),
-        argon2_memory_cost_kib=1024,
-        argon2_time_cost=1,
     )
-
-
-@pytest.fixture
-def hasher(settings: ServiceSettings) -> CredentialHasher:
-    return hasher_from_settings(settings)
 
 
 @pytest.fixture
