@@ -99,7 +99,7 @@ async def timed_merge(
 
 async def run(database_url: str, families: int, concurrency: int) -> None:
     settings = ServiceSettings(
-        _env_file=None,
+        _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         service_token=SecretStr(BOT_TOKEN),
     )

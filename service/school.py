@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import throttling
 from service.context import ServiceContext
-from service.credentials import find_account
+from service.credentials import find_account, void_outstanding_tickets
 from service.domain import (
     generate_temporary_password,
     name_key,
@@ -230,6 +230,7 @@ async def issue_temporary_password(context: ServiceContext, identifier: str) -> 
         account.temporary_password_expires_at = expires_at
         account.updated_at = now
         await throttling.reset_failures(session, normalise_identifier(identifier))
+        await void_outstanding_tickets(session, account.id, now)
         audit(session, now, "temporary_password.issued", "school", account.id)
     return TemporaryPasswordIssued(
         identifier=account.identifier, temporary_password=temporary_password, expires_at=expires_at

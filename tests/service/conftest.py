@@ -135,12 +135,14 @@ class Api:
 @pytest.fixture
 async def start_api(
     settings: ServiceSettings, clock: FakeClock, hasher: CredentialHasher
-) -> AsyncIterator[Callable[[], Awaitable[Api]]]:
+) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
     """Start one more instance of the service app on this test's database (closed at the end)."""
     clients: list[TestClient] = []
 
-    async def start() -> Api:
-        client = TestClient(TestServer(create_app(settings, clock=clock, hasher=hasher)))
+    async def start(**overrides: Any) -> Api:
+        """One more instance; `overrides` change some of its settings (e.g. a lower limit)."""
+        instance_settings = settings.model_copy(update=overrides)
+        client = TestClient(TestServer(create_app(instance_settings, clock=clock, hasher=hasher)))
         await client.start_server()
         clients.append(client)
         return Api(client)
@@ -151,7 +153,7 @@ async def start_api(
 
 
 @pytest.fixture
-async def api(demo_database: str, start_api: Callable[[], Awaitable[Api]]) -> Api:
+async def api(demo_database: str, start_api: Callable[..., Awaitable[Api]]) -> Api:
     return await start_api()
 
 
