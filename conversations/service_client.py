@@ -118,7 +118,7 @@ class ServiceError(Exception):
 
     code = "service_error"
 
-    def __init__(self, message: str = "", *, retry_after: int | None = None, details: list | None = None):
+    def __init__(self, message: str = "", *, retry_after: int | None = None, details: list[Any] | None = None):
         super().__init__(message or self.code)
         self.retry_after = retry_after
         self.details = details or []
@@ -178,6 +178,12 @@ class TicketInvalid(ServiceError):
     code = "ticket_invalid"
 
 
+class ActivationSuperseded(ServiceError):
+    """The account was activated, or given a new temporary password, after the activation ticket was issued."""
+
+    code = "activation_superseded"
+
+
 class MergeConflict(ServiceError):
     """Another request merged the other account meanwhile."""
 
@@ -219,6 +225,7 @@ ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
         NamesDiffer,
         SameAccount,
         TicketInvalid,
+        ActivationSuperseded,
         MergeConflict,
         IdempotencyConflict,
         PasswordPolicy,
@@ -308,8 +315,8 @@ class ServiceClient:
         requester: str,
         *,
         session_token: str | None = None,
-        json: dict | None = None,
-    ) -> dict:
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         headers = {"X-Requester": requester}
         if session_token is not None:
             headers["X-Parent-Session"] = session_token
@@ -341,7 +348,7 @@ class ServiceClient:
         )
 
     @staticmethod
-    def _parse(model: type[ModelT], body: dict) -> ModelT:
+    def _parse(model: type[ModelT], body: dict[str, Any]) -> ModelT:
         try:
             return model.model_validate(body)
         except ValidationError as error:

@@ -18,6 +18,7 @@ from conversations.service_client import (
     AccountMerged,
     ActivationNeeded,
     ActivationRequired,
+    ActivationSuperseded,
     CredentialLocked,
     EscalationRequest,
     IdempotencyConflict,
@@ -572,6 +573,16 @@ async def read_new_password_again(turn: Turn, text: str) -> None:
     except (TicketInvalid, AccountMerged):
         turn.credentials.activation_ticket = None
         turn.say(_("The activation has expired. Please log in again with the temporary password."))
+        enter(turn, Step.LOGIN_IDENTIFIER)
+        return
+    except ActivationSuperseded:
+        turn.credentials.activation_ticket = None
+        turn.say(
+            _(
+                "This account was activated meanwhile, or the school gave a new temporary password: "
+                "your new password was not saved. Please log in again."
+            )
+        )
         enter(turn, Step.LOGIN_IDENTIFIER)
         return
     turn.credentials.activation_ticket = None
