@@ -141,3 +141,13 @@ async def test_successes_do_not_count_towards_the_per_client_ceiling(demo_databa
     for number in range(3):
         assert (await fail(api, f"compte.{number}", requester=f"telegram:{number}"))[0] == 401
     assert (await api.login("c.martin", "Soleil-Bleu-2026", requester="telegram:99"))[0] == 429
+
+
+async def test_merge_previews_without_requester_header_share_the_calling_client_budget(api) -> None:
+    session = await api.session_for("c.martin", "Soleil-Bleu-2026")
+    api.requester = None
+    for number in range(10):
+        assert (await fail(api, f"compte.{number}"))[1]["error"]["code"] == "invalid_credentials"
+    status, error = await api.preview(session, "c.martin7", "K7QX-M2PA-9TZC")
+    assert (status, error["error"]["code"]) == (429, "throttled")
+    assert (await api.preview(session, "c.martin7", "K7QX-M2PA-9TZC", requester="telegram:42"))[0] == 201
