@@ -60,6 +60,7 @@ class Child:
 async def log_in(
     context: ServiceContext, identifier: str, password: str, caller: Caller
 ) -> LoggedIn | ActivationNeeded:
+    """A session, or an activation ticket bound to the temporary password just proved."""
     limits = requester_limits(context.settings, caller)
     verified = await verify_account_credentials(context, identifier, password, limits)
     account = verified.account
