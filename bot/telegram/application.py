@@ -23,6 +23,8 @@ from bot.telegram.settings import TelegramSettings
 from conversations.commands import command_menu
 from conversations.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 
+BotApplication = Application[Any, Any, Any, Any, Any, Any]
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,7 +60,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
 def build_application(
     settings: TelegramSettings, channel: TelegramChannel, *, with_updater: bool = True
-) -> Application:
+) -> BotApplication:
     """The Application: rate-limited bot, one handler that hands every update to the channel."""
     builder = (
         ApplicationBuilder()
@@ -86,7 +88,7 @@ async def log_failed_update(update: object, context: ContextTypes.DEFAULT_TYPE) 
     logger.error("Telegram update %s failed", update_id, exc_info=context.error)
 
 
-async def register_commands(application: Application) -> None:
+async def register_commands(application: BotApplication) -> None:
     """The command menu, in French for everyone and in English for English-speaking users."""
     for language in SUPPORTED_LANGUAGES:
         commands = [BotCommand(name, description) for name, description in command_menu(language)]
@@ -94,7 +96,7 @@ async def register_commands(application: Application) -> None:
         await application.bot.set_my_commands(commands, language_code=language_code)
 
 
-async def serve_polling(application: Application, settings: TelegramSettings, stop: asyncio.Event) -> None:
+async def serve_polling(application: BotApplication, settings: TelegramSettings, stop: asyncio.Event) -> None:
     """Long-poll Telegram until `stop` is set; pending updates are kept for the next start."""
     async with application:
         await register_commands(application)

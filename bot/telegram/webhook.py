@@ -17,9 +17,8 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import Application
 
-from bot.telegram.application import register_commands
+from bot.telegram.application import BotApplication, register_commands
 from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
 from bot.telegram.settings import TelegramSettings
 
@@ -28,13 +27,13 @@ logger = logging.getLogger(__name__)
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1024 * 1024
 
-APPLICATION = web.AppKey("telegram_application", Application)
+APPLICATION = web.AppKey[BotApplication]("telegram_application")
 CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
 SECRET_TOKEN = web.AppKey("webhook_secret_token", bytes)
 
 
 def create_webhook_app(
-    application: Application, channel: TelegramChannel, settings: TelegramSettings
+    application: BotApplication, channel: TelegramChannel, settings: TelegramSettings
 ) -> web.Application:
     """The webhook endpoint (at the public URL's path) and /healthz."""
     assert settings.webhook_secret_token is not None
@@ -71,7 +70,7 @@ async def receive_update(request: web.Request) -> web.Response:
 
 @asynccontextmanager
 async def serving_webhook(
-    application: Application, channel: TelegramChannel, settings: TelegramSettings
+    application: BotApplication, channel: TelegramChannel, settings: TelegramSettings
 ) -> AsyncIterator[web.AppRunner]:
     """Listen locally, then register the public URL with setWebhook; yields the runner."""
     assert settings.webhook_url is not None and settings.webhook_secret_token is not None
@@ -96,7 +95,7 @@ async def serving_webhook(
 
 
 async def serve_webhook(
-    application: Application,
+    application: BotApplication,
     channel: TelegramChannel,
     settings: TelegramSettings,
     stop: asyncio.Event,

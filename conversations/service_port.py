@@ -1,22 +1,18 @@
-"""HTTP client of the account service, used by the dialog (the only way it reaches accounts).
+"""The account service as the dialog sees it: what it answers, how it refuses, the interface it offers.
 
-Every stable error code of the service becomes its own exception; connection errors, timeouts
-and 5xx answers become ServiceUnavailable. Passwords travel in request bodies only and are never
-logged.
+The dialog depends on `AccountService` only. `conversations.service_http` implements it over HTTP
+(aiohttp); the tests' fake implements it in memory. Every stable error code of the service is its own
+exception here; nothing in this module knows about HTTP.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from typing import Any, Literal, Protocol, TypeVar
 
-import aiohttp
 from pydantic import BaseModel, Field, ValidationError
 
-logger = logging.getLogger(__name__)
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 
 # --- what the service answers -------------------------------------------------------------
@@ -59,10 +55,14 @@ class SourceAccount(BaseModel):
 
 
 class PreviewChild(BaseModel):
+    """A child of the other account; `already_linked`: the account logged in with has it, with that role."""
+
     ref: str
     initial: str
     birth_date: date
     label: str
+    already_linked: bool = False
+    current_legal_guardian: bool | None = None
 
 
 class MergePreview(BaseModel):
@@ -77,11 +77,18 @@ class LinkedChild(BaseModel):
     legal_guardian: bool
 
 
+class RoleChange(LinkedChild):
+    """A child the account already had, whose role the parent explicitly changed."""
+
+    previous_legal_guardian: bool
+
+
 class MergeResult(BaseModel):
     merge_id: str
     source_identifier: str
     added: list[LinkedChild]
     already_linked: list[LinkedChild]
+    roles_changed: list[RoleChange] = Field(default_factory=list)
 
 
 class EscalationReceipt(BaseModel):
@@ -90,8 +97,11 @@ class EscalationReceipt(BaseModel):
 
 
 class RoleDeclaration(BaseModel):
+    """The role of one child; for a child already linked, the service keeps its role unless `change_role`."""
+
     ref: str
     legal_guardian: bool
+    change_role: bool = False
 
 
 class TranscriptLine(BaseModel):
@@ -110,6 +120,22 @@ class EscalationRequest(BaseModel):
     transcript: list[TranscriptLine]
 
 
+class NameDifference(BaseModel):
+    """One name that differs between the two accounts, as each spells it."""
+
+    field: Literal["last_name", "first_name"]
+    target: str  # the account logged in with
+    source: str  # the other account
+
+
+class SchoolContact(BaseModel):
+    """A school of the other account's children: it can correct the name on that account."""
+
+    uai: str
+    name: str
+    children: list[str] = Field(default_factory=list)
+
+
 # --- errors --------------------------------------------------------------------------------
 
 
@@ -122,6 +148,17 @@ class ServiceError(Exception):
         super().__init__(message or self.code)
         self.retry_after = retry_after
         self.details = details or []
+
+    def _details_of_kind(self, kind: str, model: type[_ModelT]) -> list[_ModelT]:
+        """The details items of one kind that match the model; others are ignored (a newer service may add some)."""
+        found = []
+        for item in self.details:
+            if isinstance(item, dict) and item.get("kind") == kind:
+                try:
+                    found.append(model.model_validate(item))
+                except ValidationError:
+                    continue
+        return found
 
 
 class ServiceUnavailable(ServiceError):
@@ -149,9 +186,14 @@ class CredentialLocked(ServiceError):
 
 
 class AccountMerged(ServiceError):
-    """That account was already merged into another one."""
+    """That account was already merged into another one (at a preview: maybe into the one logged in with)."""
 
     code = "account_merged"
+
+    @property
+    def merged_into_current(self) -> bool:
+        """True when the other account was merged into the account the parent is logged in with."""
+        return any(isinstance(item, dict) and item.get("merged_into_current") is True for item in self.details)
 
 
 class ActivationRequired(ServiceError):
@@ -161,9 +203,19 @@ class ActivationRequired(ServiceError):
 
 
 class NamesDiffer(ServiceError):
-    """The two accounts' last and first names are not identical."""
+    """The two accounts' last and first names are not identical: which differ, and whom to ask."""
 
     code = "names_differ"
+
+    @property
+    def differences(self) -> list[NameDifference]:
+        """The differing names (last name first), both spellings."""
+        return self._details_of_kind("name", NameDifference)
+
+    @property
+    def schools(self) -> list[SchoolContact]:
+        """The schools of the other account's children, eldest child's school first."""
+        return self._details_of_kind("school", SchoolContact)
 
 
 class SameAccount(ServiceError):
@@ -255,113 +307,3 @@ class AccountService(Protocol):
         roles: list[RoleDeclaration],
     ) -> MergeResult: ...
     async def escalate(self, requester: str, request: EscalationRequest) -> EscalationReceipt: ...
-
-
-class ServiceClient:
-    """AccountService over HTTP with an aiohttp session (base URL and bearer token set by the caller)."""
-
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
-
-    async def log_in(self, requester: str, identifier: str, password: str) -> LoggedIn | ActivationNeeded:
-        body = await self._call(
-            "POST", "/v1/sessions", requester, json={"identifier": identifier, "password": password}
-        )
-        if body.get("outcome") == "activation_required":
-            return self._parse(ActivationNeeded, body)
-        return self._parse(LoggedIn, body)
-
-    async def activate(self, requester: str, activation_ticket: str, new_password: str) -> LoggedIn:
-        body = {"activation_ticket": activation_ticket, "new_password": new_password}
-        return self._parse(LoggedIn, await self._call("POST", "/v1/activations", requester, json=body))
-
-    async def log_out(self, requester: str, session_token: str) -> None:
-        await self._call("DELETE", "/v1/sessions/current", requester, session_token=session_token)
-
-    async def children(self, requester: str, session_token: str) -> ChildrenList:
-        return self._parse(
-            ChildrenList, await self._call("GET", "/v1/me/children", requester, session_token=session_token)
-        )
-
-    async def preview_merge(self, requester: str, session_token: str, identifier: str, password: str) -> MergePreview:
-        body = {"identifier": identifier, "password": password}
-        answer = await self._call("POST", "/v1/merge-previews", requester, session_token=session_token, json=body)
-        return self._parse(MergePreview, answer)
-
-    async def merge(
-        self,
-        requester: str,
-        session_token: str,
-        ticket: str,
-        idempotency_key: str,
-        roles: list[RoleDeclaration],
-    ) -> MergeResult:
-        body = {
-            "ticket": ticket,
-            "idempotency_key": idempotency_key,
-            "children": [role.model_dump() for role in roles],
-        }
-        answer = await self._call("POST", "/v1/merges", requester, session_token=session_token, json=body)
-        return self._parse(MergeResult, answer)
-
-    async def escalate(self, requester: str, request: EscalationRequest) -> EscalationReceipt:
-        answer = await self._call("POST", "/v1/escalations", requester, json=request.model_dump())
-        return self._parse(EscalationReceipt, answer)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        requester: str,
-        *,
-        session_token: str | None = None,
-        json: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        headers = {"X-Requester": requester}
-        if session_token is not None:
-            headers["X-Parent-Session"] = session_token
-        try:
-            async with self._session.request(method, path.lstrip("/"), json=json, headers=headers) as response:
-                if response.status == 204:
-                    return {}
-                body = await response.json(content_type=None)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            logger.warning("service call %s %s failed: %s", method, path, type(error).__name__)
-            raise ServiceUnavailable(type(error).__name__) from error
-        if status < 400:
-            return body if isinstance(body, dict) else {}
-        raise self._error_from(method, path, status, body)
-
-    @staticmethod
-    def _error_from(method: str, path: str, status: int, body: Any) -> ServiceError:
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        code = str(error.get("code", ""))
-        if code in {"unauthorized", "forbidden"}:
-            logger.error("the service refused the bot's token (%s): check RATTACHER_SERVICE_TOKEN", code)
-        else:
-            logger.info("service refused %s %s: %s %s", method, path, status, code)
-        if status >= 500 or code not in ERRORS_BY_CODE:
-            return ServiceUnavailable(f"{status} {code}".strip())
-        return ERRORS_BY_CODE[code](
-            str(error.get("message", "")), retry_after=error.get("retry_after"), details=error.get("details") or []
-        )
-
-    @staticmethod
-    def _parse(model: type[ModelT], body: dict[str, Any]) -> ModelT:
-        try:
-            return model.model_validate(body)
-        except ValidationError as error:
-            logger.error("service answer did not match %s", model.__name__)
-            raise ServiceUnavailable(f"unexpected answer for {model.__name__}") from error
-
-
-def open_service_session(service_url: str, service_token: str, timeout_seconds: float) -> aiohttp.ClientSession:
-    """An aiohttp session bound to the service's base URL, carrying the bot's bearer token."""
-    base_url = service_url if service_url.endswith("/") else service_url + "/"
-    return aiohttp.ClientSession(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {service_token}"},
-        timeout=aiohttp.ClientTimeout(total=timeout_seconds),
-        raise_for_status=False,
-    )
