@@ -828,7 +828,8 @@ async def talk_to_agent(turn: Turn, _argument: str) -> None:
         language=state.language,
         collected=collected,
         transcript=[
-            TranscriptLine(at=line.at.isoformat(), sender=line.sender, text=line.text) for line in state.transcript
+            TranscriptLine.model_validate({"at": line.at.isoformat(), "sender": line.sender, "text": line.text})
+            for line in state.transcript
         ],
     )
     receipt = await turn.service.escalate(turn.requester, request)
