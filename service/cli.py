@@ -10,13 +10,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from service import school_clients
 from service.context import ServiceContext, context_for, hasher_from_settings
 from service.database import create_engine, upgrade_schema
 from service.domain import utc_now
 from service.fixtures import DEMO_FIXTURE, FixtureError, load_fixture_file
 from service.runner import running_service
-from service.settings import ServiceSettings
+from service.settings import ENV_PREFIX, ServiceSettings
+
+SETTINGS_ERROR_EXIT = 2
 
 ResultT = TypeVar("ResultT")
 
@@ -54,8 +58,27 @@ def _register_school_client(subparsers: Any) -> None:
     rotate.set_defaults(handler=run_school_client_rotate)
 
 
+def settings_from_environment() -> ServiceSettings | None:
+    """The service's settings, or None after printing each problem (variable and reason, never the value)."""
+    try:
+        return ServiceSettings()
+    except ValidationError as error:
+        for problem in error.errors(include_input=False, include_url=False):
+            print(f"rattacher: {settings_problem(problem['loc'], problem['msg'])}", file=sys.stderr)
+        return None
+
+
+def settings_problem(location: tuple[int | str, ...], message: str) -> str:
+    """One line: the variable's name first, then why it is refused."""
+    reason = message.removeprefix("Value error, ")
+    variable = f"{ENV_PREFIX}{str(location[0]).upper()}" if location else ENV_PREFIX.rstrip("_")
+    return reason if reason.startswith(variable) else f"{variable}: {reason}"
+
+
 def run_load(arguments: argparse.Namespace) -> int:
-    settings = ServiceSettings()
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
     try:
         report = asyncio.run(
             load_fixture_file(
@@ -83,7 +106,9 @@ def missing_token_warning(settings: ServiceSettings) -> str | None:
 
 
 def run_service(arguments: argparse.Namespace) -> int:
-    settings = ServiceSettings()
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
     warning = missing_token_warning(settings)
     if warning:
         print(warning, file=sys.stderr)
@@ -153,8 +178,11 @@ def run_school_client_rotate(arguments: argparse.Namespace) -> int:
 
 def _school_client_command(use_case: Callable[[ServiceContext], Awaitable[ResultT]]) -> ResultT | None:
     """Run one management use case on the configured database; None (and the reason on stderr) if refused."""
+    settings = settings_from_environment()
+    if settings is None:
+        return None
     try:
-        return asyncio.run(_on_database(ServiceSettings(), use_case))
+        return asyncio.run(_on_database(settings, use_case))
     except school_clients.SchoolClientError as error:
         print(f"error: {error}", file=sys.stderr)
         return None

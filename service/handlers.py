@@ -7,11 +7,12 @@ import datetime as dt
 from aiohttp import web
 from sqlalchemy import select
 
-from service import credentials, escalations, merging, parents, school
+from service import credentials, escalations, merging, parents, school, throttling
 from service.context import ServiceContext
 from service.errors import Forbidden, ValidationFailed
 from service.models import OutboxEvent
 from service.routing import (
+    CLIENT_KIND_KEY,
     PARENT_SESSION_HEADER,
     REQUESTER_HEADER,
     SCHOOL_CLIENT_KEY,
@@ -71,6 +72,13 @@ def _session_token(request: web.Request) -> str | None:
     return optional_header(request, PARENT_SESSION_HEADER)
 
 
+def _caller(request: web.Request) -> throttling.Caller:
+    """Whom a credential check counts against: the authenticated client and the X-Requester it sends."""
+    return throttling.Caller(
+        client=request[CLIENT_KIND_KEY].value, requester=optional_header(request, REQUESTER_HEADER)
+    )
+
+
 def _logged_in(result: parents.LoggedIn) -> web.Response:
     account = AccountOut(**vars(result.account))
     body = LoggedInResponse(session_token=result.session.token, expires_at=result.session.expires_at, account=account)
@@ -90,9 +98,7 @@ async def open_session(request: web.Request) -> web.Response:
     """Log in with an identifier and a password or temporary password."""
     context = _context(request)
     credentials = await parse_body(request, Credentials)
-    result = await parents.log_in(
-        context, credentials.identifier, credentials.password, optional_header(request, REQUESTER_HEADER)
-    )
+    result = await parents.log_in(context, credentials.identifier, credentials.password, _caller(request))
     if isinstance(result, parents.LoggedIn):
         return _logged_in(result)
     policy = PasswordPolicyOut.model_validate(context.password_policy.explain())
@@ -132,7 +138,7 @@ async def preview_merge(request: web.Request) -> web.Response:
         _session_token(request),
         credentials.identifier,
         credentials.password,
-        optional_header(request, REQUESTER_HEADER),
+        _caller(request),
     )
     body = MergePreviewResponse(
         ticket=preview.ticket.token,

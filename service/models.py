@@ -153,19 +153,26 @@ class ParentSession(Base):
 
 
 class Ticket(Base):
-    """Short-lived single-use proof: activation (after a temporary password) or merge (after a preview)."""
+    """Short-lived single-use proof: activation (after a temporary password) or merge (after a preview).
+
+    `credential_digest` binds the ticket to the exact credential it was issued for (a digest of its stored
+    hash: the temporary password for an activation, the source's proved credential for a merge); a change
+    of an account's credentials sets `voided_at` on every unused ticket that involves the account.
+    """
 
     __tablename__ = "tickets"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("parent_sessions.id"))
-    source_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    source_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     children: Mapped[list[Any] | None]
+    credential_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
+    voided_at: Mapped[dt.datetime | None]
 
 
 class CredentialThrottle(Base):

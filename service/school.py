@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import throttling
 from service.context import ServiceContext
-from service.credentials import find_account
+from service.credentials import find_account, void_outstanding_tickets
 from service.domain import (
     generate_temporary_password,
     name_key,
@@ -320,6 +320,7 @@ async def issue_temporary_password(
         account.temporary_password_expires_at = expires_at
         account.updated_at = now
         await throttling.reset_failures(session, normalise_identifier(identifier))
+        await void_outstanding_tickets(session, account.id, now)
         audit(session, now, "temporary_password.issued", client.name, account.id, uais=served)
     return TemporaryPasswordIssued(
         identifier=account.identifier, temporary_password=temporary_password, expires_at=expires_at

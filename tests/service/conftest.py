@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from service.app import create_app
-from service.context import ServiceContext, context_for, hasher_from_settings
+from service.context import ServiceContext, context_for
 from service.database import create_engine, upgrade_schema
 from service.fixtures import DEMO_FIXTURE, LoadReport, load_fixture_file
 from service.models import Base
@@ -55,21 +55,14 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str) -> ServiceSettings:
-    """Test settings: real argon2id, but cheap parameters (the production defaults are tested apart)."""
+    """Test settings (the cheap `hasher` is injected wherever the service is built)."""
     return ServiceSettings(
         _env_file=None,
         database_url=database_url,
         service_token=SecretStr(BOT_TOKEN),
         agent_token=SecretStr(AGENT_TOKEN),
         downstream_token=SecretStr(DOWNSTREAM_TOKEN),
-        argon2_memory_cost_kib=1024,
-        argon2_time_cost=1,
     )
-
-
-@pytest.fixture
-def hasher(settings: ServiceSettings) -> CredentialHasher:
-    return hasher_from_settings(settings)
 
 
 @pytest.fixture
@@ -157,12 +150,14 @@ class Api:
 @pytest.fixture
 async def start_api(
     settings: ServiceSettings, clock: FakeClock, hasher: CredentialHasher
-) -> AsyncIterator[Callable[[], Awaitable[Api]]]:
+) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
     """Start one more instance of the service app on this test's database (closed at the end)."""
     clients: list[TestClient] = []
 
-    async def start() -> Api:
-        client = TestClient(TestServer(create_app(settings, clock=clock, hasher=hasher)))
+    async def start(**overrides: Any) -> Api:
+        """One more instance; `overrides` change some of its settings (e.g. a lower limit)."""
+        instance_settings = settings.model_copy(update=overrides)
+        client = TestClient(TestServer(create_app(instance_settings, clock=clock, hasher=hasher)))
         await client.start_server()
         clients.append(client)
         return Api(client)
@@ -173,7 +168,7 @@ async def start_api(
 
 
 @pytest.fixture
-async def api(demo_database: str, start_api: Callable[[], Awaitable[Api]]) -> Api:
+async def api(demo_database: str, start_api: Callable[..., Awaitable[Api]]) -> Api:
     return await start_api()
 
 
