@@ -22,7 +22,7 @@ from conversations.messages import (
     Outcome,
     Reply,
 )
-from conversations.service_client import AccountService
+from conversations.service_port import AccountService
 from conversations.settings import DialogSettings
 from conversations.state import HANDLED_UPDATES_KEPT, RESTING_STEPS, SECRET_STEPS, DialogState, RecordedOutcome
 from conversations.steps import PROMPTS, apply_safely, expire_step, greet

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIRECTORY = pathlib.Path(__file__).with_name("migrations")
@@ -82,3 +82,8 @@ async def upgrade_schema(database_url: str) -> None:
             await connection.run_sync(_upgrade_on)
     finally:
         await engine.dispose()
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (its result is a cursor result on every dialect)."""
+    return cast(CursorResult[Any], result).rowcount

@@ -170,6 +170,10 @@ class PreviewChildOut(Body):
     initial: str
     birth_date: dt.date
     label: str
+    already_linked: bool = Field(description="the account logged in with already has this child")
+    current_legal_guardian: bool | None = Field(
+        description="the role of that existing link (to show pre-selected); null when not linked yet"
+    )
 
 
 class SourceOut(Body):
@@ -187,6 +191,13 @@ class MergePreviewResponse(Body):
 class ChildRoleDeclaration(Body):
     ref: Annotated[str, _plain(8, strip=False)]
     legal_guardian: bool
+    change_role: bool = Field(
+        default=False,
+        description=(
+            "for a child already linked to the account logged in with: true changes the existing role to "
+            "legal_guardian; false (default) keeps the existing role whatever legal_guardian says"
+        ),
+    )
 
 
 class MergeRequestIn(Body):
@@ -201,11 +212,18 @@ class MergedChildOut(Body):
     legal_guardian: bool
 
 
+class RoleChangedOut(MergedChildOut):
+    previous_legal_guardian: bool
+
+
 class MergeResponse(Body):
     merge_id: str
     source_identifier: str
     added: list[MergedChildOut]
-    already_linked: list[MergedChildOut]
+    already_linked: list[MergedChildOut] = Field(description="already on the account, role kept")
+    roles_changed: list[RoleChangedOut] = Field(
+        default_factory=list, description="already on the account, role changed as explicitly declared"
+    )
 
 
 class SchoolIn(Body):
