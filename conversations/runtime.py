@@ -13,6 +13,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conversations.engine import DialogEngine, utc_now
+from conversations.i18n import require_catalogs
 from conversations.schema import upgrade_dialog_schema
 from conversations.service_client import ServiceClient, open_service_session
 from conversations.settings import DialogSettings
@@ -28,6 +29,7 @@ async def dialog_engine(
     clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[DialogEngine]:
     """A dialog engine on the settings' database talking to the service; everything closed on exit."""
+    require_catalogs(settings.locales_dir)  # before anything is opened: a missing catalog stops the start
     database = create_dialog_database(settings.database_url, settings.sqlite_busy_timeout_seconds)
     try:
         await upgrade_dialog_schema(database)

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-MIGRATIONS_DIRECTORY = pathlib.Path(__file__).with_name("migrations")
+MIGRATIONS_RESOURCE = "service:migrations"  # package data, found by Alembic through importlib.resources
 DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 READ_ONLY_OPTION = "rattacher_read_only"
 
@@ -118,7 +118,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_seconds: float) -> None:
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
+    config.set_main_option("script_location", MIGRATIONS_RESOURCE)
     return config
 
 
