@@ -237,7 +237,8 @@ def requester_retry_after(failure_times: list[dt.datetime], limit: int, now: dt.
 
 
 def child_initial(first_name: str) -> str:
-    stripped = first_name.strip()
+    """The first visible character, upper-cased ("?" if none): an older row may begin with a zero-width space."""
+    stripped = _without_invisibles(first_name).strip()
     return stripped[:1].upper() if stripped else "?"
 
 

@@ -9,7 +9,14 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from service.domain import MAX_COMBINING_MARKS_IN_A_ROW, clean_name, name_key, names_identical, normalise_name
+from service.domain import (
+    MAX_COMBINING_MARKS_IN_A_ROW,
+    child_initial,
+    clean_name,
+    name_key,
+    names_identical,
+    normalise_name,
+)
 from service.schemas import MAX_NAME_LENGTH, PersonName
 
 PERSON_NAME: TypeAdapter[str] = TypeAdapter(PersonName)
@@ -158,3 +165,8 @@ def test_names_are_stored_clean(given_name: str, stored: str) -> None:
 def test_a_zero_width_space_does_not_make_two_names_differ() -> None:
     assert names_identical("MAR\u200bTIN", "Camille", "Martin", "Ca\u2060mille\u200d")
     assert name_key("MARTIN", "Ca\u200bmille") == name_key("Martin", "Camille")
+
+
+def test_a_child_initial_is_a_visible_letter() -> None:
+    assert child_initial("\u200b\u202eChloé") == "C"
+    assert child_initial("\u200b") == "?"
