@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import pathlib
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -28,7 +29,7 @@ from service.school_clients import SchoolClientName, SchoolClientToken, set_scho
 from service.security import CredentialHasher, token_digest
 from service.settings import ServiceSettings
 
-DEMO_FIXTURE = pathlib.Path(__file__).with_name("demo_fixture.json")
+DEMO_FIXTURE: Traversable = files("service") / "demo_fixture.json"  # package data, in the wheel too
 
 
 class FixtureError(Exception):
@@ -162,7 +163,7 @@ def parse_fixture(raw: bytes) -> Fixture:
 
 async def load_fixture_file(
     database_url: str,
-    path: pathlib.Path,
+    path: Traversable,
     *,
     settings: ServiceSettings | None = None,
     hasher: CredentialHasher | None = None,
@@ -233,7 +234,8 @@ class _FixtureWriter:
 
     async def _upsert_account(self, item: FixtureAccount, hashes: _Hashes) -> Account | None:
         account = await self.session.scalar(select(Account).where(Account.identifier == item.identifier))
-        if account is not None and account.status == AccountStatus.MERGED and item.status != AccountStatus.MERGED.value:
+        kept_merged = account is not None and account.status == AccountStatus.MERGED
+        if kept_merged and AccountStatus(item.status) != AccountStatus.MERGED:
             self.report.accounts_kept_merged.append(item.identifier)
             return None
         if account is None:

@@ -133,7 +133,7 @@ async def test_an_activation_overtaken_by_another_chat_asks_to_log_in_again(open
             await chat.text(password)
         assert "Votre compte est activé" in first.last_text
         assert "Ce compte a été activé entre-temps" in second.last_text
-        assert "« Identifiant »" in second.last_text
+        assert "«\u00a0Identifiant\u00a0»" in second.last_text
         await second.log_in(TO_ACTIVATE[0], "Lune-Rouge-2027!")
         assert "Connexion réussie avec le compte s.petit." in second.last_text
 
