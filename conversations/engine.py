@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from conversations.i18n import normalise_language, translator
 from conversations.messages import (
@@ -22,10 +23,18 @@ from conversations.messages import (
     Outcome,
     Reply,
 )
+from conversations.redaction import redact
 from conversations.service_client import AccountService
 from conversations.settings import DialogSettings
-from conversations.state import HANDLED_UPDATES_KEPT, RESTING_STEPS, SECRET_STEPS, DialogState, RecordedOutcome
-from conversations.steps import PROMPTS, apply_safely, expire_step, greet
+from conversations.state import (
+    HANDLED_UPDATES_KEPT,
+    IDENTIFIER_STEPS,
+    RESTING_STEPS,
+    SECRET_STEPS,
+    DialogState,
+    RecordedOutcome,
+)
+from conversations.steps import PROMPTS, apply_safely, expire_step, greet, say_secret_removed
 from conversations.store import ChatRecord, DialogStore, StaleDialogState
 from conversations.text_input import without_control_characters
 from conversations.turn import Turn
@@ -73,24 +82,31 @@ class DialogEngine:
             if duplicate is not None:
                 return duplicate
             now = self._clock()
-            reads_secret = inbound.kind == "text" and record.state.step in SECRET_STEPS
+            step = record.state.step
+            reads_secret = inbound.kind == "text" and step in SECRET_STEPS
             turn = self._turn(record, inbound)
-            if not await self._apply(turn, inbound, now, first_contact=record.version == 0):
-                return Outcome(replies=(), notice=turn.notice)
+            mask = turn._("[password hidden]")
+            if reads_secret:
+                pasted_secret, parent_line = False, mask
+            else:
+                inbound, pasted_secret = screened(inbound, mask, identifier_step=step in IDENTIFIER_STEPS)
+                parent_line = describe_inbound(inbound)
+            first_contact = record.version == 0
+            if not await self._apply(turn, inbound, now, first_contact=first_contact, pasted_secret=pasted_secret):
+                return Outcome(replies=(), notice=turn.notice, delete_inbound=pasted_secret)
             outcome = Outcome(
                 replies=turn.replies(),
-                delete_inbound=reads_secret,
+                delete_inbound=reads_secret or pasted_secret,
                 expects_secret=turn.state.step in SECRET_STEPS,
                 notice=turn.notice,
             )
             record.state, record.credentials = turn.state, turn.credentials
-            parent_line = turn._("[password hidden]") if reads_secret else describe_inbound(inbound)
             remember_exchange(record.state, inbound, outcome, now, parent_line)
             try:
                 await chat.save(record, now)
             except StaleDialogState:
                 logger.warning("chat %s was saved by another process meanwhile; step not saved", inbound.chat_key)
-                return self._retry_later(record.state.language, reads_secret)
+                return self._retry_later(record.state.language, reads_secret or pasted_secret)
         logger.debug("chat %s: %s -> step %s", inbound.chat_key, inbound.kind, record.state.step.value)
         return outcome
 
@@ -108,10 +124,14 @@ class DialogEngine:
             locales_dir=self._settings.locales_dir,
         )
 
-    async def _apply(self, turn: Turn, inbound: Inbound, now: datetime, *, first_contact: bool) -> bool:
-        """Greet a new chat, expire a forgotten step, then route the message."""
+    async def _apply(
+        self, turn: Turn, inbound: Inbound, now: datetime, *, first_contact: bool, pasted_secret: bool
+    ) -> bool:
+        """Greet a new chat, say a pasted password was removed, expire a forgotten step, then route."""
         if first_contact and not (inbound.kind == "command" and inbound.command == "start"):
             greet(turn)
+        if pasted_secret:
+            say_secret_removed(turn)
         if self._idle_too_long(turn.state, now):
             expire_step(turn, max(1, round(self._settings.dialog_timeout_seconds / 60)))
             if inbound.kind != "command":
@@ -143,7 +163,7 @@ def replayed_outcome(state: DialogState, update_id: int | None) -> Outcome | Non
     return Outcome(replies=(), handled=False)
 
 
-def outcome_from_payload(payload: dict) -> Outcome:
+def outcome_from_payload(payload: dict[str, Any]) -> Outcome:
     """Rebuild a recorded outcome, marked as already handled."""
     replies = tuple(
         Reply(
@@ -171,6 +191,25 @@ def remember_exchange(state: DialogState, inbound: Inbound, outcome: Outcome, no
     if inbound.update_id is not None:
         state.last_outcome = RecordedOutcome(update_id=inbound.update_id, payload=dataclasses.asdict(outcome))
         state.handled_update_ids = [*state.handled_update_ids, inbound.update_id][-HANDLED_UPDATES_KEPT:]
+
+
+def screened(inbound: Inbound, mask: str, *, identifier_step: bool) -> tuple[Inbound, bool]:
+    """The inbound message with every credential it carries replaced by `mask`, and whether there was one.
+
+    The one place where typed text is redacted: steps, the state, the transcript, escalations and
+    logs only ever see the screened message (a step that reads a password gets it whole instead).
+    """
+    if inbound.kind == "text":
+        text = redact(inbound.text, mask, identifier_step=identifier_step)
+        return dataclasses.replace(inbound, text=text.text), text.had_secret
+    if inbound.kind == "command":
+        command, argument = redact(inbound.command, mask), redact(inbound.text, mask)
+        found = command.had_secret or argument.had_secret
+        return dataclasses.replace(inbound, command=command.text, text=argument.text), found
+    if inbound.kind == "button":
+        button = redact(inbound.button, mask)
+        return dataclasses.replace(inbound, button=button.text), button.had_secret
+    return inbound, False
 
 
 def describe_inbound(inbound: Inbound) -> str:

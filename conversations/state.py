@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +33,7 @@ class Step(enum.StrEnum):
 
 
 SECRET_STEPS = frozenset({Step.LOGIN_PASSWORD, Step.NEW_PASSWORD, Step.NEW_PASSWORD_AGAIN, Step.SOURCE_PASSWORD})
+IDENTIFIER_STEPS = frozenset({Step.LOGIN_IDENTIFIER, Step.SOURCE_IDENTIFIER})
 RESTING_STEPS = frozenset({Step.WELCOME, Step.MY_CHILDREN})
 DEFAULT_ESCALATION_REASON = "parent_request"
 
@@ -40,7 +42,7 @@ class TranscriptEntry(BaseModel):
     """One line of the conversation, secrets already removed."""
 
     at: datetime
-    sender: str  # "parent" or "bot"
+    sender: Literal["parent", "bot"]
     text: str
 
 
@@ -73,7 +75,7 @@ class RecordedOutcome(BaseModel):
     """The replies sent for the last update, returned again if the same update comes back."""
 
     update_id: int
-    payload: dict
+    payload: dict[str, Any]
 
 
 class DialogState(BaseModel):
@@ -99,7 +101,7 @@ class DialogState(BaseModel):
     handled_update_ids: list[int] = Field(default_factory=list)  # the latest ones, to drop repeats
     transcript: list[TranscriptEntry] = Field(default_factory=list)
 
-    def remember(self, at: datetime, sender: str, text: str) -> None:
+    def remember(self, at: datetime, sender: Literal["parent", "bot"], text: str) -> None:
         """Append one transcript line, bounded in length and count."""
         self.transcript.append(TranscriptEntry(at=at, sender=sender, text=text[:TRANSCRIPT_TEXT_LIMIT]))
         del self.transcript[:-TRANSCRIPT_LIMIT]

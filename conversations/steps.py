@@ -42,6 +42,7 @@ from conversations.text_input import (
     Intent,
     detect_intent,
     fold,
+    identifier_in,
     password_is_readable,
     read_identifier,
     without_control_characters,
@@ -457,12 +458,35 @@ async def _follow_intent(turn: Turn, text: str, handlers: dict[Intent, Handler])
 
 
 def accept_identifier(turn: Turn, text: str) -> str | None:
-    """The identifier typed, or None after saying why it cannot be one and asking again."""
+    """The identifier typed, or None after saying why it cannot be one and asking again.
+
+    A message with labels or a (removed) password beside the identifier, « Identifiant : c.martin7
+    Mot de passe : … », gives its identifier, and the parent is told which one was taken.
+    """
+    _ = turn._
     identifier, problem = read_identifier(text)
     if problem is None:
         return identifier
-    retry(turn, turn._(IDENTIFIER_PROBLEMS[problem]))
+    mask = _("[password hidden]")
+    found = identifier_in(text, mask)
+    if found is not None:
+        turn.say(_("I take {identifier} as the identifier.").format(identifier=found))
+        return found
+    if mask in text:
+        retry(turn, _("Type the identifier first, alone: I ask for the password right after."))
+    else:
+        retry(turn, _(IDENTIFIER_PROBLEMS[problem]))
     return None
+
+
+def say_secret_removed(turn: Turn) -> None:
+    """Say that a password typed where none was asked was removed, and never kept."""
+    turn.say(
+        turn._(
+            "Your message contained what looks like a password: I removed it and kept nothing of it. "
+            "Type a password only when I ask for it."
+        )
+    )
 
 
 def accept_password(turn: Turn, text: str) -> bool:

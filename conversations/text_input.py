@@ -11,6 +11,16 @@ MAX_PASSWORD_LENGTH = 256
 IDENTIFIER_PATTERN = re.compile(r"[\w.@+\-']+")
 
 
+_SPACES_AND_SEPARATORS = re.compile(r"[\s/|;,]+")
+_WORD_PUNCTUATION = ':=«»"“”()[]!?,;'
+_LABEL_WORDS = frozenset(
+    {"identifiant", "identifiants", "identifier", "login", "id", "username", "user", "mon", "my", "est", "is", "c'est"}
+    | {"c’est", "le", "l'identifiant", "l’identifiant", "voici", "here", "et", "and", "-", "–", ":", "="}
+    | {"mot", "mots", "de", "passe", "mdp", "password", "pass", "pwd", "code", "provisoire", "temporaire"}
+    | {"bonjour", "merci", "svp", "stp", "hello", "thanks", "please"}
+)
+
+
 class IdentifierProblem(enum.Enum):
     """Why a typed text is not an identifier."""
 
@@ -66,6 +76,21 @@ def read_identifier(text: str) -> tuple[str, IdentifierProblem | None]:
     if not IDENTIFIER_PATTERN.fullmatch(candidate):
         return "", IdentifierProblem.CHARACTERS
     return candidate, None
+
+
+def meaningful_words(text: str) -> list[str]:
+    """The words of a message without labels and punctuation (« Identifiant : c.martin7 » → ["c.martin7"])."""
+    words = (word.strip(_WORD_PUNCTUATION) for word in _SPACES_AND_SEPARATORS.split(text))
+    return [word for word in words if word and fold(word) not in _LABEL_WORDS]
+
+
+def identifier_in(text: str, mask: str = "") -> str | None:
+    """The identifier of a message that holds only one beside labels and masks (« Identifiant : c.martin7 »)."""
+    words = meaningful_words(text.replace(mask, " ") if mask else text)
+    if len(words) != 1:
+        return None
+    identifier, problem = read_identifier(words[0])
+    return identifier if problem is None else None
 
 
 def password_is_readable(text: str) -> bool:

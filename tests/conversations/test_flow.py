@@ -422,3 +422,32 @@ async def test_a_locked_account_sends_the_parent_to_the_school(
     assert "Ce compte est bloqué après trop de mots de passe faux." in chat.last_text
     assert "Demandez un nouveau mot de passe provisoire à l'école" in chat.last_text
     assert "Parler à un conseiller" in [button.label for button in chat.keyboard()]
+
+
+async def test_a_letter_pasted_at_the_identifier_step_keeps_only_the_identifier(
+    real_chat: Chat, agent_api, database_url: str
+) -> None:
+    chat = real_chat
+    await chat.command("start")
+    await chat.press("Rattacher un enfant")
+    pasted = await chat.text(f"Identifiant : {KEEP[0]} Mot de passe : {KEEP[1]}")
+    assert pasted.delete_inbound and pasted.expects_secret
+    assert "Votre message contenait ce qui ressemble à un mot de passe" in chat.last_text
+    assert f"Je prends {KEEP[0]} comme identifiant." in chat.last_text
+    assert f"« Mot de passe » : tapez le mot de passe du compte {KEEP[0]}." in chat.last_text
+    await chat.text(KEEP[1])
+    assert "Connexion réussie avec le compte c.martin." in chat.last_text
+
+    only_password = await chat.text(OTHER[1])  # the temporary password typed where its identifier is asked
+    assert only_password.delete_inbound and not only_password.expects_secret
+    assert "Tapez d'abord l'identifiant, seul" in chat.last_text
+    await chat.command("conseiller", f"mon mdp est {OTHER[1]}")
+    assert chat.last.delete_inbound
+
+    state, _credentials = await stored_chat(database_url, chat.chat_key)
+    [escalation] = await agent_api()
+    for stored in (state.model_dump_json(), str(escalation)):
+        assert KEEP[1] not in stored and OTHER[1] not in stored
+        assert OTHER[1].replace("-", "") not in stored.replace("-", "")
+    transcript = "\n".join(line["text"] for line in escalation["transcript"] if line["sender"] == "parent")
+    assert f"Identifiant : {KEEP[0]} Mot de passe : [mot de passe masqué]" in transcript
