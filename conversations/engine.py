@@ -24,7 +24,7 @@ from conversations.messages import (
     Reply,
 )
 from conversations.redaction import redact
-from conversations.service_client import AccountService
+from conversations.service_port import AccountService
 from conversations.settings import DialogSettings
 from conversations.state import (
     HANDLED_UPDATES_KEPT,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conversations.engine import DialogEngine, utc_now
 from conversations.schema import upgrade_dialog_schema
-from conversations.service_client import ServiceClient, open_service_session
+from conversations.service_http import HttpAccountService, open_service_session
 from conversations.settings import DialogSettings
 from conversations.store import DialogStore
 
@@ -31,7 +31,7 @@ async def dialog_engine(
         await upgrade_dialog_schema(database)
         async with open_service_session(service_url, service_token, settings.service_timeout_seconds) as session:
             store = DialogStore(database, default_language=settings.default_language)
-            yield DialogEngine(store, ServiceClient(session), settings, clock=clock)
+            yield DialogEngine(store, HttpAccountService(session), settings, clock=clock)
     finally:
         await database.dispose()
 

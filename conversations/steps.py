@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from conversations.commands import command_menu, find_command
 from conversations.i18n import N_, SUPPORTED_LANGUAGES
 from conversations.messages import Inbound
-from conversations.service_client import (
+from conversations.service_port import (
     AccountMerged,
     ActivationNeeded,
     ActivationRequired,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conversations.i18n import plural_translator, translator
 from conversations.messages import MAX_BUTTON_DATA_BYTES, MAX_REPLY_LENGTH, Button, Reply
-from conversations.service_client import AccountService
+from conversations.service_port import AccountService
 from conversations.state import DEFAULT_ESCALATION_REASON, Credentials, DialogState, Step
 
 AGENT_ACTION = "agent"

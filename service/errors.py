@@ -38,8 +38,11 @@ Throttled = _error("throttled", 429, "too many failed attempts; retry later")
 CredentialLocked = _error(
     "credential_locked", 423, "too many failed attempts; the school must issue a new temporary password"
 )
+# account_merged at a merge preview: details [{"merged_into_current": bool}], never the other account.
 AccountMerged = _error("account_merged", 409, "this account was merged into another account")
 ActivationRequired = _error("activation_required", 409, "the account must be activated first")
+# names_differ (both accounts proven): details = the differing names {kind: "name", field, target, source},
+# then the schools of the source's children {kind: "school", uai, name, children} (docs/architecture.md).
 NamesDiffer = _error("names_differ", 409, "the last and first names of the two accounts are not identical")
 SameAccount = _error("same_account", 409, "the source account is the account you are logged in with")
 TicketInvalid = _error("ticket_invalid", 410, "ticket unknown, expired, already used or bound to another session")

@@ -140,7 +140,10 @@ async def apply_merge(request: web.Request) -> web.Response:
     merge_request = merging.MergeRequest(
         ticket=body.ticket,
         idempotency_key=body.idempotency_key,
-        children=tuple(merging.DeclaredChild(child.ref, child.legal_guardian) for child in body.children),
+        children=tuple(
+            merging.DeclaredChild(child.ref, child.legal_guardian, change_role=child.change_role)
+            for child in body.children
+        ),
     )
     result = await merging.apply_merge(_context(request), _session_token(request), merge_request)
     return json_reply(MergeResponse.model_validate(result, strict=False), status=201)

@@ -8,10 +8,10 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from service.credentials import (
     require_parent,
     verify_account_credentials,
 )
-from service.domain import child_initial, child_label, names_identical
+from service.domain import child_initial, child_label, names_identical, normalise_name
 from service.errors import (
     AccountMerged,
     ActivationRequired,
@@ -36,7 +36,17 @@ from service.errors import (
     TicketInvalid,
     ValidationFailed,
 )
-from service.models import Account, AccountStatus, GuardianLink, Merge, ParentSession, Student, Ticket, TicketKind
+from service.models import (
+    Account,
+    AccountStatus,
+    GuardianLink,
+    Merge,
+    ParentSession,
+    School,
+    Student,
+    Ticket,
+    TicketKind,
+)
 from service.parents import requester_keys
 from service.records import audit, publish
 
@@ -46,6 +56,8 @@ LinkObserver = Callable[[int], None]
 
 @dataclass(frozen=True)
 class MergePreview:
+    """The ticket and the source's children, each with its current link to the target (if any)."""
+
     ticket: IssuedToken
     source_identifier: str
     source_status: str
@@ -54,8 +66,15 @@ class MergePreview:
 
 @dataclass(frozen=True)
 class DeclaredChild:
+    """One child's role; for a child the target already has, `legal_guardian` counts only with `change_role`."""
+
     ref: str
     legal_guardian: bool
+    change_role: bool = False
+
+    def canonical(self) -> list[Any]:
+        """Without a role change, the same form as before `change_role` existed: earlier replays stay valid."""
+        return [self.ref, self.legal_guardian, True] if self.change_role else [self.ref, self.legal_guardian]
 
 
 @dataclass(frozen=True)
@@ -67,9 +86,18 @@ class MergeRequest:
     def digest(self) -> str:
         canonical = {
             "ticket": self.ticket,
-            "children": sorted([child.ref, child.legal_guardian] for child in self.children),
+            "children": sorted(child.canonical() for child in self.children),
         }
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class LinkOutcome:
+    """What a merge did to each child of the source, as reported in its response."""
+
+    added: list[dict[str, Any]] = field(default_factory=list)
+    already_linked: list[dict[str, Any]] = field(default_factory=list)
+    roles_changed: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _no_observer(_student_id: int) -> None:
@@ -87,14 +115,15 @@ async def preview_merge(
     verified = await verify_account_credentials(context, identifier, password, requester_keys(requester, target.id))
     source = verified.account
     if source.status == AccountStatus.MERGED:
-        raise AccountMerged()
+        raise AccountMerged(details=[{"merged_into_current": await _merged_into(context, source, target.id)}])
     if source.id == target.id:
         raise SameAccount()
     if not names_identical(target.last_name, target.first_name, source.last_name, source.first_name):
-        raise NamesDiffer()
+        raise NamesDiffer(details=_name_differences(target, source) + await _source_schools(context, source.id))
     now = context.clock()
     async with context.transaction() as session:
         children = await _children_snapshot(session, source.id)
+        current_roles = await _target_roles(session, target.id, [child["student_id"] for child in children])
         ticket = issue_ticket(
             session,
             context,
@@ -106,8 +135,60 @@ async def preview_merge(
             children=children,
         )
     return MergePreview(
-        ticket=ticket, source_identifier=source.identifier, source_status=source.status, children=children
+        ticket=ticket,
+        source_identifier=source.identifier,
+        source_status=source.status,
+        children=[_with_current_role(child, current_roles) for child in children],
     )
+
+
+def _with_current_role(child: dict[str, Any], current_roles: dict[int, bool]) -> dict[str, Any]:
+    """A preview child, with whether the target already has it and with which role (None: not linked)."""
+    current = current_roles.get(child["student_id"])
+    return {**child, "already_linked": current is not None, "current_legal_guardian": current}
+
+
+async def _merged_into(context: ServiceContext, account: Account, target_id: int) -> bool:
+    """Whether this merged account ended up in the target, directly or through accounts merged in turn."""
+    seen = {account.id}
+    next_id = account.merged_into_id
+    async with context.reading() as session:
+        while next_id is not None and next_id not in seen:
+            if next_id == target_id:
+                return True
+            seen.add(next_id)
+            next_id = await session.scalar(select(Account.merged_into_id).where(Account.id == next_id))
+    return False
+
+
+def _name_differences(target: Account, source: Account) -> list[dict[str, Any]]:
+    """Which of the last and first names differ, with both spellings as stored (both accounts are proven)."""
+    names = (
+        ("last_name", target.last_name, source.last_name),
+        ("first_name", target.first_name, source.first_name),
+    )
+    return [
+        {"kind": "name", "field": field_name, "target": target_name, "source": source_name}
+        for field_name, target_name, source_name in names
+        if normalise_name(target_name) != normalise_name(source_name)
+    ]
+
+
+async def _source_schools(context: ServiceContext, source_id: int) -> list[dict[str, Any]]:
+    """The schools of the source's children (whom to ask for a correction), eldest child's school first."""
+    async with context.reading() as session:
+        rows = await session.execute(
+            select(School.uai, School.name, Student.first_name, Student.birth_date)
+            .join(Student, Student.school_id == School.id)
+            .join(GuardianLink, GuardianLink.student_id == Student.id)
+            .where(GuardianLink.account_id == source_id)
+            .order_by(Student.birth_date, Student.id)
+        )
+        schools: dict[str, dict[str, Any]] = {}
+        for uai, name, first_name, birth_date in rows:
+            school = schools.setdefault(uai, {"kind": "school", "uai": uai, "name": name, "children": []})
+            school["children"].append(child_label(first_name, birth_date))
+    return list(schools.values())
 
 
 async def _children_snapshot(session: AsyncSession, account_id: int) -> list[dict[str, Any]]:
@@ -181,7 +262,7 @@ async def _recorded_result(context: ServiceContext, target_id: int, request: Mer
     return record.response
 
 
-def _declared_roles(ticket: Ticket, request: MergeRequest) -> dict[str, bool]:
+def _declared_roles(ticket: Ticket, request: MergeRequest) -> dict[str, DeclaredChild]:
     """Every child of the ticket declared exactly once, nothing else."""
     expected = {child["ref"] for child in ticket.children or []}
     declared = [child.ref for child in request.children]
@@ -200,7 +281,7 @@ def _declared_roles(ticket: Ticket, request: MergeRequest) -> dict[str, bool]:
     ]
     if problems:
         raise ValidationFailed(details=problems)
-    return {child.ref: child.legal_guardian for child in request.children}
+    return {child.ref: child for child in request.children}
 
 
 async def _merge_in_transaction(
@@ -208,7 +289,7 @@ async def _merge_in_transaction(
     context: ServiceContext,
     parent: ParentContext,
     ticket: Ticket,
-    declared: dict[str, bool],
+    declared: dict[str, DeclaredChild],
     request: MergeRequest,
     on_link_written: LinkObserver,
 ) -> dict[str, Any]:
@@ -225,7 +306,7 @@ async def _merge_in_transaction(
     if source is None:
         raise TicketInvalid()
     merge_id = str(uuid.uuid4())
-    added, already_linked = await _link_children(session, target, snapshot, declared, merge_id, now, on_link_written)
+    outcome = await _link_children(session, target, snapshot, declared, merge_id, now, on_link_written)
     await session.execute(
         update(ParentSession)
         .where(ParentSession.account_id == source_id, ParentSession.revoked_at.is_(None))
@@ -234,8 +315,9 @@ async def _merge_in_transaction(
     response = {
         "merge_id": merge_id,
         "source_identifier": source.identifier,
-        "added": added,
-        "already_linked": already_linked,
+        "added": outcome.added,
+        "already_linked": outcome.already_linked,
+        "roles_changed": outcome.roles_changed,
     }
     session.add(
         Merge(
@@ -257,8 +339,9 @@ async def _merge_in_transaction(
         target.id,
         merge_id=merge_id,
         source=source.identifier,
-        added=len(added),
-        already_linked=len(already_linked),
+        added=len(outcome.added),
+        already_linked=len(outcome.already_linked),
+        roles_changed=len(outcome.roles_changed),
     )
     publish(
         session,
@@ -276,36 +359,70 @@ async def _link_children(
     session: AsyncSession,
     target: Account,
     snapshot: list[dict[str, Any]],
-    declared: dict[str, bool],
+    declared: dict[str, DeclaredChild],
     merge_id: str,
     now: dt.datetime,
     on_link_written: LinkObserver,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Link each child to the target with its declared role, unless the target already has it."""
+) -> LinkOutcome:
+    """Link each child to the target with its declared role; an existing link changes only when declared."""
     existing_roles = await _target_roles(session, target.id, [child["student_id"] for child in snapshot])
-    added, already_linked = [], []
+    outcome = LinkOutcome()
     for child in snapshot:
-        student_id = child["student_id"]
-        if student_id in existing_roles:
-            already_linked.append(_result_item(child, existing_roles[student_id]))
+        declaration = declared[child["ref"]]
+        current = existing_roles.get(child["student_id"])
+        if current is None:
+            await _add_link(session, target, child, declaration.legal_guardian, merge_id, now)
+            outcome.added.append(_result_item(child, declaration.legal_guardian))
+        elif declaration.change_role and declaration.legal_guardian != current:
+            await _change_role(session, target, child, declaration.legal_guardian, merge_id, now)
+            outcome.roles_changed.append(
+                {**_result_item(child, declaration.legal_guardian), "previous_legal_guardian": current}
+            )
+        else:
+            outcome.already_linked.append(_result_item(child, current))
             continue
-        legal_guardian = declared[child["ref"]]
-        session.add(
-            GuardianLink(student_id=student_id, account_id=target.id, legal_guardian=legal_guardian, created_at=now)
+        on_link_written(child["student_id"])
+    return outcome
+
+
+async def _add_link(
+    session: AsyncSession, target: Account, child: dict[str, Any], legal_guardian: bool, merge_id: str, now: dt.datetime
+) -> None:
+    """A new guardian link from the target to this child, and its outbox event."""
+    session.add(
+        GuardianLink(
+            student_id=child["student_id"], account_id=target.id, legal_guardian=legal_guardian, created_at=now
         )
-        await session.flush()
-        publish(
-            session,
-            now,
-            "student_guardian_link.created",
-            student_ine=child["ine"],
-            account_identifier=target.identifier,
-            legal_guardian=legal_guardian,
-            merge_id=merge_id,
-        )
-        added.append(_result_item(child, legal_guardian))
-        on_link_written(student_id)
-    return added, already_linked
+    )
+    await session.flush()
+    publish(
+        session,
+        now,
+        "student_guardian_link.created",
+        student_ine=child["ine"],
+        account_identifier=target.identifier,
+        legal_guardian=legal_guardian,
+        merge_id=merge_id,
+    )
+
+
+async def _change_role(
+    session: AsyncSession, target: Account, child: dict[str, Any], legal_guardian: bool, merge_id: str, now: dt.datetime
+) -> None:
+    """The parent explicitly changed the role of a child the target already had: update, audit, publish."""
+    await session.execute(
+        update(GuardianLink)
+        .where(GuardianLink.account_id == target.id, GuardianLink.student_id == child["student_id"])
+        .values(legal_guardian=legal_guardian)
+    )
+    change = {
+        "student_ine": child["ine"],
+        "legal_guardian": legal_guardian,
+        "previous_legal_guardian": not legal_guardian,
+        "merge_id": merge_id,
+    }
+    audit(session, now, "student_guardian_link.role_changed", "bot", target.id, **change)
+    publish(session, now, "student_guardian_link.role_changed", account_identifier=target.identifier, **change)
 
 
 async def _lock_accounts(session: AsyncSession, target_id: int, source_id: int, now: dt.datetime) -> None:
@@ -329,7 +446,8 @@ async def _lock_accounts(session: AsyncSession, target_id: int, source_id: int, 
                     updated_at=now,
                 )
             )
-        if (await session.execute(statement)).rowcount != 1:
+        result = cast(CursorResult[Any], await session.execute(statement))
+        if result.rowcount != 1:
             raise MergeConflict()
 
 

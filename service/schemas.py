@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StringConstraints
@@ -28,7 +29,7 @@ def _valid_mobile(mobile: str) -> str:
     return mobile
 
 
-def _fits_once_normalised(normalise, limit: int):
+def _fits_once_normalised(normalise: Callable[[str], str], limit: int) -> AfterValidator:
     """Normalising (case folding, accent removal) can lengthen a text: keep it within its column."""
 
     def check(value: str) -> str:
@@ -133,6 +134,10 @@ class PreviewChildOut(Body):
     initial: str
     birth_date: dt.date
     label: str
+    already_linked: bool = Field(description="the account logged in with already has this child")
+    current_legal_guardian: bool | None = Field(
+        description="the role of that existing link (to show pre-selected); null when not linked yet"
+    )
 
 
 class SourceOut(Body):
@@ -150,6 +155,13 @@ class MergePreviewResponse(Body):
 class ChildRoleDeclaration(Body):
     ref: Annotated[str, StringConstraints(min_length=1, max_length=8)]
     legal_guardian: bool
+    change_role: bool = Field(
+        default=False,
+        description=(
+            "for a child already linked to the account logged in with: true changes the existing role to "
+            "legal_guardian; false (default) keeps the existing role whatever legal_guardian says"
+        ),
+    )
 
 
 class MergeRequestIn(Body):
@@ -164,11 +176,18 @@ class MergedChildOut(Body):
     legal_guardian: bool
 
 
+class RoleChangedOut(MergedChildOut):
+    previous_legal_guardian: bool
+
+
 class MergeResponse(Body):
     merge_id: str
     source_identifier: str
     added: list[MergedChildOut]
-    already_linked: list[MergedChildOut]
+    already_linked: list[MergedChildOut] = Field(description="already on the account, role kept")
+    roles_changed: list[RoleChangedOut] = Field(
+        default_factory=list, description="already on the account, role changed as explicitly declared"
+    )
 
 
 class SchoolIn(Body):

@@ -1,8 +1,10 @@
 """An in-memory account service implementing the dialog's AccountService interface (a fake, not a mock).
 
 It follows the real service's rules closely enough for the dialog's unit and property tests:
-credentials, activation, throttling, name identity, single-use tickets bound to a session and
-idempotent merges. `unavailable` makes every call fail as if the service were down.
+credentials, activation, throttling, name identity (with the differing names and the schools to ask),
+already merged accounts (and whether into the current one), single-use tickets bound to a session,
+existing roles kept unless a change is declared, and idempotent merges. `unavailable` makes every call
+fail as if the service were down.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from conversations.service_client import (
+from conversations.service_port import (
     AccountMerged,
     AccountSummary,
     ActivationNeeded,
@@ -30,6 +32,7 @@ from conversations.service_client import (
     NamesDiffer,
     PasswordPolicy,
     PreviewChild,
+    RoleChange,
     RoleDeclaration,
     SameAccount,
     ServiceUnavailable,
@@ -52,12 +55,25 @@ class FakeAccount:
     password: str | None = None
     temporary_password: str | None = None
     failures: int = 0
+    merged_into: str | None = None
+
+
+@dataclass(frozen=True)
+class FakeSchool:
+    uai: str
+    name: str
+
+
+VICTOR_HUGO = FakeSchool("0750001A", "Collège Victor Hugo")
+JULES_FERRY = FakeSchool("0750002B", "École élémentaire Jules Ferry")
+MARIE_CURIE = FakeSchool("0750003C", "Lycée Marie Curie")
 
 
 @dataclass
 class FakeStudent:
     first_name: str
     birth_date: date
+    school: FakeSchool
 
     @property
     def label(self) -> str:
@@ -83,7 +99,11 @@ def demo_accounts() -> dict[str, FakeAccount]:
         FakeAccount("c.martin", "MARTIN", "Camille", "active", password="Soleil-Bleu-2026"),
         FakeAccount("c.martin7", "Martin", "Camille", "pending", temporary_password="K7QX-M2PA-9TZC"),
         FakeAccount("c.martinez", "MARTINEZ", "Camille", "pending", temporary_password="R4TW-9HKP-3MXE"),
-        FakeAccount("c.martin.ancien", "MARTIN", "Camille", "merged", password="Ancien-Compte-2020"),
+        FakeAccount(
+            "c.martin.ancien", "MARTIN", "Camille", "merged", password="Ancien-Compte-2020", merged_into="c.martin"
+        ),
+        FakeAccount("n.bernard", "BERNARD", "Nadia", "active", password="Lune-Verte-2026"),
+        FakeAccount("nadia.bernard", "Bernard", "Nadia", "pending", temporary_password="H8JN-4WQS-7KDF"),
         FakeAccount("s.petit", "PETIT", "Sophie", "pending", temporary_password="P3LM-6VXA-2RGE"),
     ]
     return {account.identifier: account for account in accounts}
@@ -91,11 +111,13 @@ def demo_accounts() -> dict[str, FakeAccount]:
 
 def demo_students() -> dict[str, FakeStudent]:
     return {
-        "leo": FakeStudent("Léo", date(2015, 9, 15)),
-        "chloe": FakeStudent("Chloé", date(2007, 4, 11)),
-        "mathis": FakeStudent("Mathis", date(2010, 1, 4)),
-        "ines": FakeStudent("Inès", date(2012, 6, 20)),
-        "hugo": FakeStudent("Hugo", date(2014, 5, 3)),
+        "leo": FakeStudent("Léo", date(2015, 9, 15), VICTOR_HUGO),
+        "chloe": FakeStudent("Chloé", date(2007, 4, 11), MARIE_CURIE),
+        "mathis": FakeStudent("Mathis", date(2010, 1, 4), MARIE_CURIE),
+        "ines": FakeStudent("Inès", date(2012, 6, 20), VICTOR_HUGO),
+        "yanis": FakeStudent("Yanis", date(2013, 2, 8), VICTOR_HUGO),
+        "lina": FakeStudent("Lina", date(2016, 11, 30), JULES_FERRY),
+        "hugo": FakeStudent("Hugo", date(2014, 5, 3), VICTOR_HUGO),
     }
 
 
@@ -105,6 +127,9 @@ def demo_links() -> dict[tuple[str, str], bool]:
         ("c.martin7", "chloe"): True,
         ("c.martin7", "mathis"): True,
         ("c.martinez", "ines"): True,
+        ("n.bernard", "yanis"): True,
+        ("nadia.bernard", "yanis"): True,
+        ("nadia.bernard", "lina"): True,
         ("s.petit", "hugo"): True,
     }
 
@@ -122,7 +147,7 @@ class FakeAccountService:
     received_passwords: list[str] = field(default_factory=list)
     unavailable: bool = False
     merges_applied: int = 0
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _available(self) -> None:
         if self.unavailable:
@@ -138,9 +163,43 @@ class FakeAccountService:
                 account.failures += 1
             raise InvalidCredentials()
         account.failures = 0
-        if account.status == "merged":
-            raise AccountMerged()
         return account
+
+    def _merged_into(self, account: FakeAccount, target: FakeAccount) -> bool:
+        """Whether a merged account ended up in the target, directly or through accounts merged in turn."""
+        seen = {account.identifier}
+        next_identifier = account.merged_into
+        while next_identifier is not None and next_identifier not in seen:
+            if next_identifier == target.identifier:
+                return True
+            seen.add(next_identifier)
+            next_identifier = self.accounts[next_identifier].merged_into
+        return False
+
+    def _names_differ(self, target: FakeAccount, source: FakeAccount) -> NamesDiffer:
+        """The refusal with its details as the real service gives them: names that differ, then schools."""
+        names = [
+            ("last_name", target.last_name, source.last_name),
+            ("first_name", target.first_name, source.first_name),
+        ]
+        details: list[dict[str, object]] = [
+            {"kind": "name", "field": field_name, "target": target_name, "source": source_name}
+            for field_name, target_name, source_name in names
+            if _fold(target_name) != _fold(source_name)
+        ]
+        schools: dict[FakeSchool, list[str]] = {}
+        for key in self._children_keys(source.identifier):
+            schools.setdefault(self.students[key].school, []).append(self.students[key].label)
+        details += [
+            {"kind": "school", "uai": school.uai, "name": school.name, "children": labels}
+            for school, labels in schools.items()
+        ]
+        return NamesDiffer(details=details)
+
+    def _children_keys(self, identifier: str) -> list[str]:
+        """The children of an account, eldest first."""
+        keys = [key for owner, key in self.links if owner == identifier]
+        return sorted(keys, key=lambda key: self.students[key].birth_date)
 
     def _account_of(self, session_token: str) -> FakeAccount:
         identifier = self.sessions.get(session_token)
@@ -159,6 +218,8 @@ class FakeAccountService:
     async def log_in(self, requester: str, identifier: str, password: str) -> LoggedIn | ActivationNeeded:
         self._available()
         account = self._verify(identifier, password)
+        if account.status == "merged":
+            raise AccountMerged()
         if account.status == "pending" or password == account.temporary_password:
             ticket = secrets.token_urlsafe(16)
             self.activation_tickets[ticket] = account.identifier
@@ -206,11 +267,13 @@ class FakeAccountService:
         self._available()
         target = self._account_of(session_token)
         source = self._verify(identifier, password)
+        if source.status == "merged":
+            raise AccountMerged(details=[{"merged_into_current": self._merged_into(source, target)}])
         if source.identifier == target.identifier:
             raise SameAccount()
         if (_fold(source.last_name), _fold(source.first_name)) != (_fold(target.last_name), _fold(target.first_name)):
-            raise NamesDiffer()
-        refs = {f"s{index}": key for index, (owner, key) in enumerate(sorted(self.links)) if owner == source.identifier}
+            raise self._names_differ(target, source)
+        refs = {f"s{index}": key for index, key in enumerate(self._children_keys(source.identifier))}
         ticket = secrets.token_urlsafe(16)
         self.merge_tickets[ticket] = FakeTicket(session=session_token, source=source.identifier, refs=refs)
         children = [
@@ -219,6 +282,8 @@ class FakeAccountService:
                 initial=self.students[key].first_name[0],
                 birth_date=self.students[key].birth_date,
                 label=self.students[key].label,
+                already_linked=(target.identifier, key) in self.links,
+                current_legal_guardian=self.links.get((target.identifier, key)),
             )
             for ref, key in refs.items()
         ]
@@ -240,20 +305,30 @@ class FakeAccountService:
         if found is None or found.used or found.session != session_token:
             raise TicketInvalid()
         found.used = True
-        declared = {role.ref: role.legal_guardian for role in roles}
-        added = []
+        declared = {role.ref: role for role in roles}
+        result = MergeResult(merge_id=str(next(self._ids)), source_identifier=found.source, added=[], already_linked=[])
         for ref, key in found.refs.items():
-            legal = declared.get(ref, True)
-            self.links.pop((found.source, key), None)
-            self.links[(target.identifier, key)] = legal
-            added.append(LinkedChild(ref=ref, label=self.students[key].label, legal_guardian=legal))
-        self.accounts[found.source].status = "merged"
+            self._link(result, target, ref, key, declared.get(ref, RoleDeclaration(ref=ref, legal_guardian=True)))
+        source = self.accounts[found.source]
+        source.status, source.merged_into = "merged", target.identifier
         self.merges_applied += 1
-        result = MergeResult(
-            merge_id=str(next(self._ids)), source_identifier=found.source, added=added, already_linked=[]
-        )
         self.merges[idempotency_key] = (roles, result)
         return result
+
+    def _link(self, result: MergeResult, target: FakeAccount, ref: str, key: str, role: RoleDeclaration) -> None:
+        """Link one child as the real service does: an existing role changes only when declared."""
+        label = self.students[key].label
+        current = self.links.get((target.identifier, key))
+        if current is None:
+            self.links[(target.identifier, key)] = role.legal_guardian
+            result.added.append(LinkedChild(ref=ref, label=label, legal_guardian=role.legal_guardian))
+        elif role.change_role and role.legal_guardian != current:
+            self.links[(target.identifier, key)] = role.legal_guardian
+            result.roles_changed.append(
+                RoleChange(ref=ref, label=label, legal_guardian=role.legal_guardian, previous_legal_guardian=current)
+            )
+        else:
+            result.already_linked.append(LinkedChild(ref=ref, label=label, legal_guardian=current))
 
     async def escalate(self, requester: str, request: EscalationRequest) -> EscalationReceipt:
         self._available()
