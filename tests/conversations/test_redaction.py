@@ -26,6 +26,7 @@ PASTED_LETTER = "Identifiant : c.martin7 Mot de passe : K7QX-M2PA-9TZC"
         ("MON MOT DE PASSE EST K7QXM2PA9TZC", f"MON MOT DE PASSE EST {MASK}"),
         ("mon code est 4827", f"mon code est {MASK}"),
         ("le mot de passe provisoire = abc", f"le mot de passe provisoire = {MASK}"),
+        ("le code QNZR PAFR 9B7W merci", f"le code {MASK} merci"),  # « code QNZR PAFR » is no password
     ],
 )
 def test_credentials_are_masked(typed: str, expected: str) -> None:
@@ -54,6 +55,12 @@ def test_ordinary_sentences_are_kept(typed: str) -> None:
     redacted = redact(typed)
     assert redacted.text == typed
     assert not redacted.had_secret
+
+
+@pytest.mark.parametrize("typed", ["Lune-Rouge-2027!", "Soleil2026", "mot-de-passe-long"])
+def test_a_lone_password_typed_one_step_late_is_masked_where_no_identifier_is_asked(typed: str) -> None:
+    assert redact(typed).text == MASK
+    assert redact(typed, identifier_step=True).text == typed, "where an identifier is asked, it may be one"
 
 
 def test_the_mask_can_be_worded_for_the_transcript() -> None:
