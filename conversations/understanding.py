@@ -5,12 +5,16 @@ Reading order of `understand`:
 1. the text is cleaned (control characters, accents, case, typographic apostrophes, emoji) and cut
    into words; SMS spellings are expanded (« jsp » → « je sais pas », « wi » → « oui ») and typos of
    long keywords are corrected with rapidfuzz (optimal string alignment distance 1, or 2 for words of
-   8 letters and more; same first letter; words under 5 letters only exactly);
-2. a "/command" is a command, a question (ending with « ? ») is never data, never agreement and never
-   destructive; at a credential step a text made only of code-like pieces (« c.martin7 »,
-   « K7QX-M2PA-9TZC », « k7qx m2pa 9tzc ») is data;
-3. the meanings are tried by priority: language, agent, destructive commands (only when clear), topics
-   asked about, help, « je ne sais pas », yes / no, the menu, thanks and greetings;
+   8 letters and more; same first letter; words under 5 letters only exactly; into an agreement word
+   only one edit in words of 7 letters or more, into a command only one edit in words of 6 or more);
+2. a "/command" is a command; a question (ending with « ? », or opening with « comment », « où est »,
+   « c'est quoi », « what »…) is never data, never agreement and never destructive; at a credential
+   step a text made only of code-like pieces (« c.martin7 », « K7QX-M2PA-9TZC », « k7qx m2pa 9tzc »)
+   is data;
+3. the meanings are tried by priority: language, agent, destructive commands (only when clear and
+   short), topics asked about (letter, identifier, temporary password, legal guardian), help,
+   « je ne sais pas », at the legal-guardian step « je suis sa mère » / « sa grand-mère », yes / no,
+   the menu, thanks and greetings;
 4. what is left is data at a credential step (one word, or words that do not make a sentence), help
    when it is a question, unknown otherwise.
 
@@ -83,6 +87,7 @@ CREDENTIAL_STEPS = frozenset({Expectation.IDENTIFIER, Expectation.SECRET, Expect
 SECRET_STEPS = frozenset({Expectation.SECRET, Expectation.NEW_PASSWORD})
 DESTRUCTIVE = frozenset({Meaning.CANCEL, Meaning.LOGOUT, Meaning.RESTART})
 TYPO_CONFIDENCE = 0.8
+MAX_COMMAND_WORDS = 8  # a command word in a longer message is not taken as a command (« au début j'ai… »)
 
 Phrase = tuple[str, ...]
 
@@ -96,7 +101,7 @@ def _phrases(*texts: str) -> tuple[Phrase, ...]:
 
 # One typed word → its canonical words (SMS spellings, variants, English synonyms of topic words).
 _SPELLINGS: dict[str, str] = {
-    **dict.fromkeys(["nn", "nan", "non", "nonn", "non"], "non"),
+    **dict.fromkeys(["nn", "nan", "non", "nonn"], "non"),
     **dict.fromkeys(["nop", "nope", "nah", "niet", "nein"], "nope"),
     **dict.fromkeys(
         ["wi", "ui", "oui", "ouii", "ouai", "ouais", "ouaip", "ouep", "oue", "wai", "wii", "voui", "ouaii"], "oui"
@@ -105,7 +110,7 @@ _SPELLINGS: dict[str, str] = {
     **dict.fromkeys(["ok", "okay", "oki", "okey", "okk", "kk", "okok", "oke", "okai", "k"], "ok"),
     **dict.fromkeys(["dac", "dak", "dacc", "daccord", "dacor", "dacord", "daccor"], "d accord"),
     **dict.fromkeys(["jsp", "jsai", "jspa", "jsais"], "je sais pas"),
-    **dict.fromkeys(["chais", "chai", "che", "jsai"], "je sais"),
+    **dict.fromkeys(["chais", "chai", "che"], "je sais"),
     **dict.fromkeys(["jai", "g"], "j ai"),
     **dict.fromkeys(["jveux", "jveu", "veu"], "je veux"),
     **dict.fromkeys(["chui", "chuis", "jsuis", "jsui"], "je suis"),
@@ -121,8 +126,8 @@ _SPELLINGS: dict[str, str] = {
     **dict.fromkeys(["pk", "pq", "pkoi", "pourkoi", "pourquoi", "pourquoa"], "pourquoi"),
     **dict.fromkeys(["koi", "quoi", "kwa", "koa"], "quoi"),
     "ke": "que",
-    **dict.fromkeys(["keske", "kesk", "keske", "kes", "kesako", "quesaco"], "qu est ce que"),
-    **dict.fromkeys(["mdp", "mdps", "pwd", "passwd", "password", "motdepasse"], "mot de passe"),
+    **dict.fromkeys(["keske", "kesk", "kes", "kesako", "quesaco"], "qu est ce que"),
+    **dict.fromkeys(["mdp", "mdps", "pwd", "passwd", "password"], "mot de passe"),
     **dict.fromkeys(
         ["id", "identifiant", "identifiants", "login", "username", "identifier", "identifient", "pseudo"], "identifiant"
     ),
@@ -143,6 +148,7 @@ _SPELLINGS: dict[str, str] = {
     **dict.fromkeys(["enfant", "enfants", "enfans", "enfan", "enfts", "enft", "enfnt"], "enfants"),
     **dict.fromkeys(["courrier", "courier", "courriers"], "courrier"),
     **dict.fromkeys(["lettre", "lettres", "letter", "letters"], "lettre"),
+    **dict.fromkeys(["rattache", "rattaches", "rattachee", "rattachees"], "rattache"),
 }
 
 # Several typed words → canonical words.
@@ -160,6 +166,8 @@ _SPELLING_PHRASES: tuple[tuple[Phrase, Phrase], ...] = (
     (("user", "id"), ("identifiant",)),
     (("c", "koi"), ("c", "est", "quoi")),
     (("c", "quoi"), ("c", "est", "quoi")),
+    (("c", "bon"), ("c", "est", "bon")),
+    (("d", "acc"), ("d", "accord")),
     (("don", "t"), ("dont",)),
     (("do", "not"), ("dont",)),
     (("doesn", "t"), ("dont",)),
@@ -196,7 +204,8 @@ _YES = _phrases(
     "continuons", "poursuivre", "valider", "valide", "validez", "confirmer", "confirme", "confirmez",
     "affirmatif", "voila", "sure", "of course", "right", "indeed", "agreed", "agree", "fine", "tres bien",
     "entendu", "super", "top", "nickel", "impeccable", "genial", "cool", "that s right", "that s it", "correcte",
-    "c est juste", "juste", "tout bon", "bien vu", "yes it is", "its me", "it s me",
+    "c est juste", "juste", "tout bon", "bien vu", "yes it is", "its me", "it s me", "on y va", "c est parti",
+    "c parti",
 )  # fmt: skip
 _YES_ALONE = frozenset({("si",), ("bien",)})  # « si » / « bien » mean yes only when typed alone
 
@@ -210,7 +219,12 @@ _NO = _phrases(
     "pas ma fille", "pas mon enfant", "pas mes", "mauvais", "mauvaise", "faux", "fausse", "incorrect", "erreur",
     "wrong", "no way", "not mine", "not my", "not me", "not this", "not the right", "not correct", "not ok",
     "not right", "pas vraiment", "not really", "dont want", "disagree", "desaccord", "negatif", "pas celle",
-    "pas ce compte", "pas cet", "pas cette", "pas les", "pas le",
+    "pas ce compte", "pas cet", "pas cette", "pas les", "pas le", "surtout pas", "pas pour",
+)  # fmt: skip
+# Idioms that say yes with a negation: never agreement, read as unknown.
+_NEGATIVE_IDIOMS = _phrases(
+    "pourquoi pas", "pas de souci", "pas de soucis", "pas de probleme", "pas de problemes", "pas grave", "no problem",
+    "sans probleme", "not bad", "no worries",
 )  # fmt: skip
 
 _DONT_KNOW = _phrases(
@@ -219,8 +233,8 @@ _DONT_KNOW = _phrases(
     "dont know", "no idea", "not sure", "maybe", "perhaps", "no clue", "ne me souviens", "me souviens pas",
     "me souviens plus", "me rappelle pas", "me rappelle plus", "souviens pas", "rappelle plus", "oublie",
     "oubliee", "connais pas", "ne connais", "je l ai pas", "je ne l ai", "l ai perdu", "l ai perdue",
-    "pas trop", "bof", "hesite", "j hesite", "forgot", "forgotten", "don t remember", "dont remember",
-    "ne sais pas", "sais po", "aucune", "idee",
+    "pas trop", "bof", "hesite", "l ai plus", "l ai pu", "j hesite", "forgot", "forgotten", "don t remember",
+    "dont remember", "ne sais pas", "sais po",
 )  # fmt: skip
 _HEDGES = _phrases(
     "je crois", "je pense", "probablement", "normalement", "surement", "il me semble", "je suppose", "i think",
@@ -233,8 +247,15 @@ _HELP = _phrases(
     "explique", "expliquer", "expliquez", "explication", "explications", "comment faire", "comment on fait",
     "comment ca marche", "que faire", "quoi faire", "fais quoi", "fait quoi", "mode d emploi", "hein", "info",
     "infos", "information", "informations", "instructions", "commandes", "dont understand", "how does it work",
-    "what do i do", "confused", "besoin d aide", "comment", "what", "huh",
+    "what do i do", "confused", "besoin d aide", "comment", "what", "huh", "exemple", "un exemple", "example",
+    "complique", "compliquee", "trop complique", "difficile", "trop dur", "galere", "arrive pas", "marche pas",
+    "fonctionne pas", "bloque", "bloquee", "coince",
 )  # fmt: skip
+# At the legal-guardian step, a question asking for a definition is about the legal guardian.
+_DEFINITION = _phrases("quoi", "veut dire", "signifie", "c est quoi", "what", "mean", "means", "definition")
+# Words that make « représentant légal » an answer at the legal-guardian step (« je suis son représentant légal »).
+_STATEMENT = _phrases("suis", "am", "oui", "non", "yes", "no", "c est moi", "je")
+_SCHOOL = _phrases("ecole", "etablissement", "college", "lycee", "school", "directeur", "directrice", "secretariat")
 
 _AGENT = _phrases(
     "conseiller", "conseillere", "conseillers", "humain", "humaine", "agent", "human", "operateur", "operatrice",
@@ -254,8 +275,8 @@ _LOGOUT = _phrases(
 )  # fmt: skip
 _RESTART = _phrases(
     "recommencer", "recommence", "recommencons", "reprendre a zero", "depuis le debut", "du debut", "a zero",
-    "restart", "start over", "start again", "reset", "reinitialiser", "menu", "menu principal", "accueil",
-    "start", "debut",
+    "restart", "start over", "start again", "reset", "reinitialiser", "menu", "menu principal", "page d accueil",
+    "start", "retour au menu", "revenir au menu", "retour a l accueil",
 )  # fmt: skip
 
 _ENGLISH = _phrases("english", "anglais", "anglai", "inglese", "ingles")
@@ -281,6 +302,9 @@ _NOT_RECEIVED = _phrases(
     "perdu la lettre", "perdu le papier", "egare", "never got", "never received", "didn t get", "didn t receive",
     "no letter", "pas de courrier", "pas de lettre", "aucun courrier", "aucune lettre", "pas eu",
 )  # fmt: skip
+_LOST = _phrases(
+    "perdu", "perdue", "egare", "egaree", "retrouve plus", "retrouve pas", "trouve plus", "jete", "jetee", "lost",
+)  # fmt: skip
 _INQUIRY = frozenset(
     {
         "ou", "trouver", "trouve", "quoi", "quel", "quelle", "quels", "quelles", "comment", "pourquoi", "veut",
@@ -301,7 +325,8 @@ _RELATIVE = _phrases(
     "grand mere", "grand pere", "beau pere", "belle mere", "grands parents", "tante", "oncle", "nounou", "frere",
     "soeur", "cousin", "cousine", "voisin", "voisine", "ami", "amie", "famille d accueil", "grandmother",
     "grandfather", "grandma", "grandpa", "aunt", "uncle", "stepfather", "stepmother", "step", "nanny",
-    "assistante familiale", "educateur", "educatrice", "garde",
+    "assistante familiale", "educateur", "educatrice", "garde", "beau fils", "belle fille", "niece", "neveu",
+    "petit fils", "petite fille", "parrain", "marraine",
 )  # fmt: skip
 
 _LINK = _phrases(
@@ -309,13 +334,19 @@ _LINK = _phrases(
     "regrouper", "regroupe", "regroupement", "fusionner", "fusion", "fusionne", "lier", "relier", "associer",
     "joindre", "rassembler", "reunir", "transferer", "add", "link", "merge", "attach", "combine", "autre compte",
     "deux comptes", "2 comptes", "second compte", "deuxieme compte", "nouvel enfant", "un enfant", "un autre",
-    "mettre", "inscrire", "rattachee",
+    "mettre", "rattachee",
 )  # fmt: skip
 # A child missing from the account: a wish to link it, even though the sentence is negative.
 _MISSING = _phrases(
     "manque", "manquant", "manquante", "manquent", "apparait pas", "n apparait", "apparaissent pas", "pas dans",
     "absent", "absente", "introuvable", "missing", "ne vois pas", "vois pas", "ne trouve pas", "trouve pas",
-    "pas rattache", "pas rattachee", "pas la", "not showing", "not there", "not on",
+    "pas rattache", "pas la", "not showing", "not there", "not on", "pas tous", "pas toutes", "ne sont pas",
+    "n est pas", "pas encore", "pas sur mon compte",
+)  # fmt: skip
+# Children already on the account: a wish to see them.
+_ALREADY = _phrases(
+    "sont rattache", "est rattache", "deja rattache", "enfants rattache", "sur mon compte", "on my account",
+    "dans mon compte",
 )  # fmt: skip
 _VIEW = _phrases(
     "voir", "vois", "afficher", "affiche", "liste", "lister", "consulter", "montrer", "montre", "see", "show",
@@ -331,16 +362,17 @@ _CHILD = _phrases(
 _THANKS = _phrases(
     "merci", "c est gentil", "tres gentil", "trop gentil", "au revoir", "bye", "bye bye", "bonne journee",
     "bonne soiree", "bonne nuit", "a plus", "a bientot", "ciao", "see you", "goodbye", "good bye", "cheers",
-    "a la prochaine",
+    "a la prochaine", "merci pour votre aide", "merci pour ton aide", "merci pour l aide", "merci de votre aide",
+    "merci de l aide", "thanks for your help", "merci pour tout",
 )  # fmt: skip
 _GREETING = _phrases("bonjour", "ca va", "comment ca va", "comment allez vous", "how are you", "good morning")
 # Words that may surround a greeting or a thanks without changing it.
 _FILLER = frozenset(
     {
         "stp", "madame", "monsieur", "mme", "mr", "m", "a", "vous", "toi", "tous", "le", "la", "bot", "robot",
-        "beaucoup", "encore", "bien", "tres", "infiniment", "mille", "fois", "pour", "tout", "votre", "ton", "aide",
-        "et", "much", "so", "very", "you", "for", "everything", "again", "your", "help", "lot", "de", "du",
-        "oh", "ah", "euh", "bon", "alors", "voila", "re",
+        "beaucoup", "encore", "bien", "tres", "infiniment", "mille", "fois", "pour", "tout", "votre", "ton",
+        "et", "much", "so", "very", "you", "for", "everything", "again", "your", "lot", "de", "du",
+        "oh", "ah", "euh", "bon", "alors", "voila", "re", "there", "everyone",
     }
 )  # fmt: skip
 
@@ -368,10 +400,10 @@ _FUNCTION_WORDS = frozenset(
 # Words never corrected into a keyword: real words one typo away from one.
 _NEVER_CORRECTED = frozenset(
     {
-        "annuel", "annuelle", "invalide", "incorrect", "conseille", "conseil", "valise", "salut", "enfance",
+        "annuel", "annuelle", "invalide", "incorrect", "conseil", "valise", "salut", "enfance",
         "content", "contenu", "compter", "parent", "parents", "garder", "regarde", "regarder", "merde", "aller",
         "alors", "juste", "quitte", "menus", "porte", "partie", "lettres", "lettre", "compte", "comptes", "enfin",
-        "arrive", "arrivee", "donne", "sorte", "sortie", "retourne", "pere", "mere",
+        "inscrits", "inscrit", "arrive", "arrivee", "donne", "sorte", "sortie", "retourne", "pere", "mere",
     }
 )  # fmt: skip
 
@@ -405,10 +437,11 @@ def _vocabulary() -> tuple[frozenset[str], dict[str, list[str]]]:
     """Every keyword, and the keywords of 5 letters or more that typos are corrected into, by first letter."""
     groups = (
         _YES, _NO, _DONT_KNOW, _HEDGES, _HELP, _AGENT, _CANCEL, _LOGOUT, _RESTART, _ENGLISH, _FRENCH, _SPEAK,
-        _PASSWORD_TOPIC, _IDENTIFIER_TOPIC, _GUARDIAN_TOPIC, _LETTER_TOPIC, _RECEIVED, _NOT_RECEIVED, _PARENT,
-        _RELATIVE, _LINK, _MISSING, _VIEW, _CHILD, _THANKS, _GREETING,
+        _PASSWORD_TOPIC, _IDENTIFIER_TOPIC, _GUARDIAN_TOPIC, _LETTER_TOPIC, _RECEIVED, _NOT_RECEIVED, _LOST, _PARENT,
+        _RELATIVE, _LINK, _MISSING, _ALREADY, _VIEW, _CHILD, _THANKS, _GREETING, _NEGATIVE_IDIOMS, _DEFINITION,
+        _SCHOOL,
     )  # fmt: skip
-    words = {word for group in groups for phrase in group for word in phrase}
+    words = {word for group in (*groups, _YES_ALONE) for phrase in group for word in phrase}
     words |= {word for canonical in _SPELLINGS.values() for word in canonical.split()}
     targets: dict[str, list[str]] = {}
     for word in sorted(words | set(_SPELLINGS)):
@@ -418,8 +451,9 @@ def _vocabulary() -> tuple[frozenset[str], dict[str, list[str]]]:
 
 
 _KNOWN, _TYPO_TARGETS = _vocabulary()
-_SENSITIVE = frozenset(
-    word for group in (_YES, _CANCEL, _LOGOUT, _RESTART) for phrase in group for word in phrase if len(phrase) == 1
+_AGREEMENT_WORDS = frozenset(word for phrase in _YES for word in phrase if len(phrase) == 1)
+_COMMAND_WORDS = frozenset(
+    word for group in (_CANCEL, _LOGOUT, _RESTART) for phrase in group for word in phrase if len(phrase) == 1
 )
 
 
@@ -438,8 +472,10 @@ def _corrected(word: str) -> str | None:
     if match is None:
         return None
     target, distance = match[0], match[1]
-    if target in _SENSITIVE and (distance > 1 or len(target) < 7):
-        return None  # agreement and destructive words: only one typo, only in long words
+    if target in _AGREEMENT_WORDS and (distance > 1 or len(target) < 7):
+        return None  # agreement: only one typo, only in words of 7 letters or more
+    if target in _COMMAND_WORDS and (distance > 1 or len(target) < 6):
+        return None  # commands: only one typo, only in words of 6 letters or more
     return str(target)
 
 
@@ -522,9 +558,16 @@ def _pieces(cleaned: str) -> list[str]:
     return [piece for piece in pieces if piece]
 
 
+_BLOCKS = re.compile(r"\w{3,}(?:-\w{3,}){2,}")
+
+
 def _is_code_like(piece: str) -> bool:
-    """A piece that looks like an identifier or a password: a digit, or a symbol inside (« c.martin », « x@y »)."""
-    return any(char.isdigit() for char in piece) or _CODE_PIECE.fullmatch(piece) is not None
+    """An identifier or a password: a digit, a symbol inside (« c.martin », « x@y »), or blocks (« ABCD-EFGH-IJKL »)."""
+    return (
+        any(char.isdigit() for char in piece)
+        or _CODE_PIECE.fullmatch(piece) is not None
+        or _BLOCKS.fullmatch(piece) is not None
+    )
 
 
 def ends_with_question_mark(cleaned: str) -> bool:
@@ -535,6 +578,8 @@ def ends_with_question_mark(cleaned: str) -> bool:
 
 def _starts_like_question(words: Sequence[str]) -> Hit | None:
     """An interrogative opening (« comment… », « où est… », « what… ») or « est-ce que » anywhere."""
+    if find(words[:2], _NEGATIVE_IDIOMS) is not None:
+        return None  # « pourquoi pas » answers
     for hit in find_all(words, _INTERROGATIVE_STARTS):
         if hit.start == 0:
             return hit
@@ -544,6 +589,14 @@ def _starts_like_question(words: Sequence[str]) -> Hit | None:
 def _is_sentence(words: Sequence[str]) -> bool:
     """Several words, one of them a function word: a sentence rather than a passphrase."""
     return len(words) >= 2 and any(word in _FUNCTION_WORDS for word in words)
+
+
+def _known_share(words: Sequence[str]) -> float:
+    """The share of words that are keywords, function words or politeness (1.0 for no words)."""
+    if not words:
+        return 1.0
+    known = sum(1 for word in words if word in _KNOWN or word in _FUNCTION_WORDS or word in _FILLER)
+    return known / len(words)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -563,6 +616,16 @@ class _Context:
         """Whether the text may be a password (explanations then name no word)."""
         return self.expecting in SECRET_STEPS
 
+    @property
+    def credential(self) -> bool:
+        """Whether the step reads an identifier or a password."""
+        return self.expecting in CREDENTIAL_STEPS
+
+    @property
+    def mostly_known(self) -> bool:
+        """Whether at least half of the words are known: else answers and menu words are not read."""
+        return _known_share(self.words) >= 0.5
+
     def reading(self, meaning: Meaning, rule: str, hit: Hit | None = None, confidence: float = 1.0) -> Reading:
         """A reading explained by its rule (and, when not at a secret step, the phrase that decided)."""
         explanation = rule if hit is None or self.secret else f"{rule}: «{hit.text}»"
@@ -574,8 +637,7 @@ class _Context:
 
 def understand(text: str, expecting: Expectation) -> Reading:
     """What the text typed means at a step expecting `expecting` (deterministic, with the deciding rule)."""
-    reading = _understand(text, expecting)
-    return _safe(reading, text, expecting)
+    return _safe(_understand(text, expecting), text, expecting)
 
 
 def _understand(text: str, expecting: Expectation) -> Reading:
@@ -590,16 +652,14 @@ def _understand(text: str, expecting: Expectation) -> Reading:
     if expecting in CREDENTIAL_STEPS and not question and pieces and all(_is_code_like(piece) for piece in pieces):
         return Reading(Meaning.DATA, "code-like input", 0.9)
     words = words_of(cleaned)
-    context = _Context(words.items, expecting, question, words.corrected)
     opening = _starts_like_question(words.items)
-    if opening is not None and (len(pieces) > 1 or expecting not in CREDENTIAL_STEPS):
-        context = _Context(words.items, expecting, True, words.corrected)
+    context = _Context(words.items, expecting, question or opening is not None, words.corrected)
     reading = _read_meaning(context)
     if reading is not None:
         return reading
     if context.question:
         return context.reading(Meaning.HELP, "question on no known topic", opening)
-    return _read_leftover(context, cleaned, pieces)
+    return _read_leftover(context, pieces)
 
 
 def _read_command(cleaned: str, expecting: Expectation) -> Reading:
@@ -608,7 +668,10 @@ def _read_command(cleaned: str, expecting: Expectation) -> Reading:
     command = find_command(name)
     secret = expecting in SECRET_STEPS
     if command is None:
-        return Reading(Meaning.UNKNOWN, "unknown slash command")
+        reading = _understand(cleaned.lstrip("/"), expecting)
+        if reading.meaning is Meaning.DATA:
+            return Reading(Meaning.UNKNOWN, "unknown slash command")
+        return Reading(reading.meaning, f"unknown slash command, then {reading.explanation}", reading.confidence)
     meanings = {
         "start": Meaning.RESTART,
         "aide": Meaning.HELP,
@@ -666,90 +729,149 @@ def _read_agent(context: _Context) -> Reading | None:
     return context.reading(Meaning.AGENT, "agent asked for", hit)
 
 
+def _outermost(hits: Sequence[tuple[Meaning, Hit]]) -> list[tuple[Meaning, Hit]]:
+    """The hits not inside a longer hit (« retour » inside « retour au menu » does not count)."""
+    return [
+        (meaning, hit)
+        for meaning, hit in hits
+        if not any(
+            other is not hit
+            and other.start <= hit.start
+            and hit.end <= other.end
+            and len(other.phrase) > len(hit.phrase)
+            for _, other in hits
+        )
+    ]
+
+
 def _read_destructive(context: _Context) -> Reading | None:
     """Cancel, log out, start over: only when clear, otherwise unknown (a reply is never destructive by doubt)."""
     words = context.words
-    found = [
-        (meaning, hit)
-        for meaning, phrases in ((Meaning.CANCEL, _CANCEL), (Meaning.LOGOUT, _LOGOUT), (Meaning.RESTART, _RESTART))
-        if (hit := find(words, phrases)) is not None
-    ]
+    found = _outermost(
+        [
+            (meaning, hit)
+            for meaning, phrases in ((Meaning.CANCEL, _CANCEL), (Meaning.LOGOUT, _LOGOUT), (Meaning.RESTART, _RESTART))
+            for hit in find_all(words, phrases)
+        ]
+    )
     if not found:
         return None
     meaning, hit = found[0]
     if context.question:
         return context.reading(Meaning.HELP, "command word in a question", hit)
-    if any(_negated(words, other) for _, other in found):
-        return context.reading(Meaning.UNKNOWN, "negated command word", hit)
+    not_knowing = _not_knowing(words)
+    if not_knowing is not None:
+        return context.reading(Meaning.DONT_KNOW, "command word while not knowing", not_knowing)
+    if any(word in SENTENCE_NEGATIONS for word in words):
+        return context.reading(Meaning.UNKNOWN, "command word with a negation", hit)
     if len({meaning for meaning, _ in found}) > 1:
         return context.reading(Meaning.UNKNOWN, "conflicting command words", hit)
-    doubt = find(words, (*_DONT_KNOW, *_HEDGES, ("si",), ("ou",), ("or",), ("if",), ("mais",)))
-    agreement = _agreement_hits(words)
-    if doubt is not None or agreement:
+    if len(words) > MAX_COMMAND_WORDS:
+        return context.reading(Meaning.UNKNOWN, "command word inside a long message", hit)
+    doubt = find(words, (*_HEDGES, ("si",), ("ou",), ("or",), ("if",), ("mais",), ("but",)))
+    if doubt is not None or _agreement_hits(words):
         return context.reading(Meaning.UNKNOWN, "command word with doubt or agreement", hit)
     return context.reading(meaning, f"{meaning.value} words", hit)
 
 
 def _read_topic(context: _Context) -> Reading | None:
     """Questions about the letter, the temporary password, the identifier, the legal guardian."""
+    return _read_letter(context) or _read_guardian_topic(context) or _read_credential_topic(context)
+
+
+def _read_letter(context: _Context) -> Reading | None:
+    """« je n'ai pas reçu le courrier », « l'école ne m'a rien donné », « I never got the letter »."""
     words = context.words
-    letter = find(words, _LETTER_TOPIC)
     not_received = find(words, _NOT_RECEIVED)
+    if not_received is not None:
+        return context.reading(Meaning.NO_LETTER_RECEIVED, "letter not received", not_received)
+    letter = find(words, _LETTER_TOPIC)
+    if letter is not None and not context.question and (has_negation(words) or find(words, _LOST) is not None):
+        return context.reading(Meaning.NO_LETTER_RECEIVED, "letter missing or lost", letter)
     received = find(words, _RECEIVED)
-    if not_received is not None or (letter is not None and received is not None and has_negation(words)):
-        return context.reading(Meaning.NO_LETTER_RECEIVED, "letter not received", not_received or letter)
-    if received is not None and has_negation(words) and find(words, (*_PASSWORD_TOPIC, *_IDENTIFIER_TOPIC)):
+    if received is None or not has_negation(words):
+        return None
+    if find(words, (*_LETTER_TOPIC, *_PASSWORD_TOPIC, *_IDENTIFIER_TOPIC, *_SCHOOL)) is not None:
         return context.reading(Meaning.NO_LETTER_RECEIVED, "nothing received", received)
-    asking = context.question or any(word in _INQUIRY for word in words) or has_negation(words)
-    short = len(words) <= 4
+    return None
+
+
+def _read_guardian_topic(context: _Context) -> Reading | None:
+    """« c'est quoi un représentant légal ? »; at the legal-guardian step also « ça veut dire quoi ? »."""
+    words = context.words
     guardian = find(words, _GUARDIAN_TOPIC)
-    at_guardian_step = context.expecting is Expectation.GUARDIAN
-    if guardian is not None and (not at_guardian_step or (asking and not _guardian_statement(context))):
-        return context.reading(Meaning.ASK_LEGAL_GUARDIAN, "legal guardian asked about", guardian)
+    if context.expecting is not Expectation.GUARDIAN:
+        return (
+            None if guardian is None else context.reading(Meaning.ASK_LEGAL_GUARDIAN, "legal guardian named", guardian)
+        )
+    definition = find(words, _DEFINITION)
+    if context.question and (guardian or definition):
+        return context.reading(Meaning.ASK_LEGAL_GUARDIAN, "definition asked", guardian or definition)
+    if guardian is None or _not_knowing(words) is not None:
+        return None
+    if definition is not None or not (has_negation(words) or find(words, _STATEMENT) is not None):
+        return context.reading(Meaning.ASK_LEGAL_GUARDIAN, "legal guardian named, not answered", guardian)
+    return None  # « je (ne) suis (pas) son représentant légal »: the guardian words answer
+
+
+def _read_credential_topic(context: _Context) -> Reading | None:
+    """The identifier and the temporary password: where they are, what they look like, forgotten."""
+    words = context.words
+    asking = context.question or any(word in _INQUIRY for word in words) or has_negation(words)
+    if not (asking or len(words) <= 4):
+        return None
     password = find(words, _PASSWORD_TOPIC)
     identifier = find(words, _IDENTIFIER_TOPIC)
-    if not (asking or short):
-        return None
     if context.expecting is Expectation.NEW_PASSWORD and password is not None and find(words, _TEMPORARY) is None:
         return context.reading(Meaning.HELP, "new password asked about", password)
     if identifier is not None and (password is None or context.expecting is Expectation.IDENTIFIER):
         return context.reading(Meaning.ASK_IDENTIFIER, "identifier asked about", identifier)
     if password is not None:
         return context.reading(Meaning.ASK_TEMPORARY_PASSWORD, "temporary password asked about", password)
+    letter = find(words, _LETTER_TOPIC)
     if letter is not None and context.question:
-        return context.reading(Meaning.ASK_TEMPORARY_PASSWORD, "letter asked about", letter)
+        meaning = (
+            Meaning.ASK_IDENTIFIER if context.expecting is Expectation.IDENTIFIER else Meaning.ASK_TEMPORARY_PASSWORD
+        )
+        return context.reading(meaning, "letter asked about", letter)
     return None
-
-
-def _guardian_statement(context: _Context) -> bool:
-    """At the legal-guardian step, « je suis son représentant légal » / « je ne suis pas … » answer the question."""
-    if context.question:
-        return False
-    words = context.words
-    if find(words, _DONT_KNOW) is not None or find(words, (("quoi",), ("veut", "dire"), ("signifie",))):
-        return False
-    return find(words, (("suis",), ("am",), ("oui",), ("non",), ("yes",), ("c", "est", "moi"))) is not None
 
 
 def _read_help(context: _Context) -> Reading | None:
     """« aide », « je comprends pas », « comment faire », « help »."""
-    hit = find(context.words, _HELP)
+    thanks = find_all(context.words, _THANKS)
+    hit = next((hit for hit in find_all(context.words, _HELP) if not any(_overlap(hit, t) for t in thanks)), None)
     if hit is None:
         return None
     if hit.phrase in {("comment",), ("what",)} and len(context.words) > 1:
-        return None  # an opening word: the question rule decides
+        return None  # an opening word: the other rules, then the question rule, decide
     return context.reading(Meaning.HELP, "help asked for", hit)
 
 
 def _read_dont_know(context: _Context) -> Reading | None:
     """« je sais pas », « chais pas », « aucune idée », « peut-être », and hesitant answers."""
     words = context.words
-    hit = find(words, _DONT_KNOW)
+    hit = _not_knowing(words)
     if hit is not None:
         return context.reading(Meaning.DONT_KNOW, "not knowing", hit)
     hedge = find(words, _HEDGES)
-    if hedge is not None and (_agreement_hits(words) or _refusal_hits(words) or len(words) <= 2):
+    if hedge is not None and (_agreement_hits(words) or _refusal_hits(words) or has_negation(words) or len(words) <= 3):
         return context.reading(Meaning.DONT_KNOW, "hesitant answer", hedge)
+    return None
+
+
+_DETERMINERS = frozenset(
+    {"le", "la", "les", "l", "un", "une", "mon", "ma", "mes", "ton", "ta", "son", "sa", "ses", "ce", "cet", "cette"}
+    | {"votre", "vos", "notre", "nos", "leur", "leurs"}
+)
+
+
+def _not_knowing(words: Sequence[str]) -> Hit | None:
+    """« je ne sais pas », « pas sûr »… but not « pas sur mon compte » (« sur » the preposition)."""
+    for hit in find_all(words, _DONT_KNOW):
+        if hit.phrase[-1] in {"sur", "sure"} and words[hit.end : hit.end + 1] and words[hit.end] in _DETERMINERS:
+            continue
+        return hit
     return None
 
 
@@ -758,12 +880,12 @@ def _read_guardian_words(context: _Context) -> Reading | None:
     if context.expecting is not Expectation.GUARDIAN or context.question:
         return None
     words = context.words
+    if any(word in ANSWER_NEGATIONS for word in words):
+        return None  # « non, c'est ma nièce »: the answer decides
     relative = find(words, _RELATIVE)
     if relative is not None:
         return context.reading(Meaning.DONT_KNOW, "a relative, maybe not the legal guardian", relative)
-    parent = find(words, _PARENT)
-    guardian = find(words, _GUARDIAN_TOPIC)
-    hit = parent or guardian
+    hit = find(words, _PARENT) or find(words, _GUARDIAN_TOPIC)
     if hit is None:
         return None
     if has_negation(words):
@@ -793,38 +915,49 @@ def _overlap(first: Hit, second: Hit) -> bool:
 def _read_answer(context: _Context) -> Reading | None:
     """Yes or no; agreement is never read from a text with a negation, a doubt or a question."""
     words = context.words
+    idiom = find(words, _NEGATIVE_IDIOMS)
+    if idiom is not None:
+        return context.reading(Meaning.UNKNOWN, "idiom with a negation", idiom)
     refusals = _refusal_hits(words)
+    if words[:1] == ("pas",) and context.expecting in {Expectation.YES_NO, Expectation.GUARDIAN}:
+        refusals.append(Hit(("pas",), 0, 1))
     agreements = [hit for hit in _agreement_hits(words) if not _negated(words, hit)]
+    if not (refusals or agreements):
+        return None
+    first = (refusals or agreements)[0]
     if context.question:
-        if refusals or agreements:
-            return context.reading(Meaning.HELP, "yes or no asked as a question", (refusals or agreements)[0])
-        return None
+        return context.reading(Meaning.HELP, "yes or no asked as a question", first)
     if refusals and agreements:
-        return context.reading(Meaning.UNKNOWN, "agreement and refusal together", refusals[0])
+        return context.reading(Meaning.UNKNOWN, "agreement and refusal together", first)
+    if ("mais" in words or "but" in words) and not find_all(words, _NO):
+        return context.reading(Meaning.UNKNOWN, "answer with a reservation", first)
+    if not context.mostly_known:
+        return None  # « correct horse battery staple »: one answer word among unknown words is no answer
     if refusals:
-        if context.expecting in {Expectation.MENU, Expectation.FREE} and find(words, _THANKS):
-            return context.reading(Meaning.NO, "polite refusal", refusals[0])
-        return context.reading(Meaning.NO, "refusal", refusals[0])
-    if not agreements:
-        return None
+        return context.reading(Meaning.NO, "refusal", first)
     if has_negation(words):
-        return context.reading(Meaning.UNKNOWN, "agreement with a negation", agreements[0])
+        return context.reading(Meaning.UNKNOWN, "agreement with a negation", first)
     if "mais" in words or "but" in words:
-        return context.reading(Meaning.UNKNOWN, "agreement with a reservation", agreements[0])
+        return context.reading(Meaning.UNKNOWN, "agreement with a reservation", first)
     if context.expecting in {Expectation.MENU, Expectation.FREE} and find(words, _THANKS):
-        return context.reading(Meaning.THANKS, "polite agreement out of a question", agreements[0])
-    return context.reading(Meaning.YES, "agreement", agreements[0])
+        return context.reading(Meaning.THANKS, "polite agreement out of a question", first)
+    return context.reading(Meaning.YES, "agreement", first)
 
 
 def _read_menu(context: _Context) -> Reading | None:
     """« ajouter mon fils » (link), « voir la liste de mes fils » (my children)."""
     words = context.words
-    if context.expecting in CREDENTIAL_STEPS and (len(words) > 4 or any(word.isdigit() for word in words)):
+    if context.question and context.expecting not in {Expectation.MENU, Expectation.FREE}:
+        return None  # a question about the children at another step: its help answers
+    if context.credential and (len(words) > 4 or any(word.isdigit() for word in words) or not context.mostly_known):
         return None  # at a credential step only a short command-like text is a menu choice
     missing = find(words, _MISSING)
     if missing is not None and find(words, (*_CHILD, *_VIEW)) is not None:
         return context.reading(Meaning.LINK_CHILD, "a child missing", missing)
+    already = find(words, _ALREADY)
     link = find(words, _LINK)
+    if already is not None and (link is None or _overlap(already, link)):
+        return context.reading(Meaning.MY_CHILDREN, "children on the account", already)
     if link is not None:
         if _negated(words, link):
             return context.reading(Meaning.UNKNOWN, "negated link words", link)
@@ -852,19 +985,17 @@ def _read_politeness(context: _Context) -> Reading | None:
     return context.reading(Meaning.GREETING, "greeting", greeting[0])
 
 
-def _read_leftover(context: _Context, cleaned: str, pieces: Sequence[str]) -> Reading:
+def _read_leftover(context: _Context, pieces: Sequence[str]) -> Reading:
     """Nothing recognised: data at a credential step when it does not read as a sentence, else unknown."""
-    words = context.words
-    if context.expecting not in CREDENTIAL_STEPS:
+    if not context.credential:
         return Reading(Meaning.UNKNOWN, "nothing recognised", 0.0)
+    if not context.words:
+        return Reading(Meaning.UNKNOWN, "no letter and no digit", 0.0)
     if len(pieces) <= 1:
         return Reading(Meaning.DATA, "one word at a credential step", 0.7)
-    sentence = _is_sentence(words)
-    if context.expecting is Expectation.NEW_PASSWORD and any(
-        not char.isalpha() and not char.isspace() for char in cleaned
-    ):
+    if context.expecting is Expectation.NEW_PASSWORD and any(_is_code_like(piece) for piece in pieces):
         return Reading(Meaning.DATA, "words with digits or signs at the new password step", 0.7)
-    if sentence:
+    if _is_sentence(context.words):
         return Reading(Meaning.UNKNOWN, "a sentence, not a credential", 0.5)
     return Reading(Meaning.DATA, "words that make no sentence at a credential step", 0.6)
 
@@ -880,9 +1011,3 @@ def _safe(reading: Reading, text: str, expecting: Expectation) -> Reading:
     if meaning is Meaning.YES and has_negation(words_of(cleaned).items):
         return Reading(Meaning.UNKNOWN, "agreement with a negation", 0.0)
     return reading
-
-
-def is_question(text: str) -> bool:
-    """Whether a text reads as a question (ends with « ? » or opens with an interrogative)."""
-    cleaned = without_control_characters(text).strip()
-    return ends_with_question_mark(cleaned) or _starts_like_question(words_of(cleaned).items) is not None

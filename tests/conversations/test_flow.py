@@ -52,28 +52,30 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
     assert not welcome.expects_secret
 
     await chat.press("Rattacher un enfant")
-    assert "« Identifiant »" in chat.last_text
+    assert "«\u00a0Identifiant\u00a0»" in chat.last_text
     asked_password = await chat.text(KEEP[0])
-    assert "« Mot de passe »" in chat.last_text and asked_password.expects_secret
+    assert "«\u00a0Mot de passe\u00a0»" in chat.last_text and asked_password.expects_secret
 
     logged_in = await chat.text(KEEP[1])
     assert logged_in.delete_inbound
-    assert "« Mes enfants » sur le compte c.martin :\n• L 15/09/2015 — représentant légal" in chat.last_text
-    assert "« Recherchez le compte »" in chat.last_text
+    assert (
+        "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:\n• L 15/09/2015 — représentant légal" in chat.last_text
+    )
+    assert "«\u00a0Recherchez le compte\u00a0»" in chat.last_text
 
     await chat.text(OTHER[0])
     found = await chat.text(OTHER[1])
     assert found.delete_inbound
-    assert "J'ai trouvé le compte c.martin7. Il contient 2 enfants :\nC 11/04/2007\nM 04/01/2010" in chat.last_text
+    assert "J’ai trouvé le compte c.martin7. Il contient 2 enfants\u00a0:\nC 11/04/2007\nM 04/01/2010" in chat.last_text
     assert [button.label for button in chat.keyboard()] == ["Annuler", "Continuer"]
 
     await chat.press("Continuer")
-    assert "Êtes-vous le représentant légal de C 11/04/2007 ?" in chat.last_text
+    assert "Êtes-vous le représentant légal de C 11/04/2007\u00a0?" in chat.last_text
     assert [button.label for button in chat.keyboard()] == ["Oui", "Non", "Je ne sais pas", "Annuler"]
     await chat.press("Je ne sais pas")
-    assert "le parent ou la personne qui exerce l'autorité parentale" in chat.last_text
+    assert "le parent ou la personne qui exerce l’autorité parentale" in chat.last_text
     await chat.text("oui")
-    assert "Êtes-vous le représentant légal de M 04/01/2010 ?" in chat.last_text
+    assert "Êtes-vous le représentant légal de M 04/01/2010\u00a0?" in chat.last_text
     await chat.text("non")
     assert "le compte c.martin7 sera fermé et ses enfants rejoindront votre compte c.martin" in chat.last_text
     assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☑ Je ne suis pas le représentant légal de cet élève"
@@ -85,9 +87,9 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
     assert chat.button("C 11/04/2007").label == "C 11/04/2007 · ☐ Je ne suis pas le représentant légal de cet élève"
 
     await chat.press("Ajouter ces élèves à mon compte")
-    added = "Ces enfants ont été ajoutés à votre compte :\n• C 11/04/2007 — représentant légal\n"
+    added = "Ces enfants ont été ajoutés à votre compte\u00a0:\n• C 11/04/2007 — représentant légal\n"
     assert added + "• M 04/01/2010 — pas représentant légal" in chat.last_text
-    assert "dans « Mes enfants » et dans les portails" in chat.last_text
+    assert "dans «\u00a0Mes enfants\u00a0» et dans les portails" in chat.last_text
     assert await count_merges() == 1
 
     await chat.command("enfants")
@@ -102,7 +104,7 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
 async def test_free_text_leads_into_the_flow(real_chat: Chat) -> None:
     await real_chat.text("Bonjour, je veux ajouter mon fils")
     assert "Je vous aide à regrouper" in real_chat.last_text
-    assert "« Identifiant »" in real_chat.last_text
+    assert "«\u00a0Identifiant\u00a0»" in real_chat.last_text
 
 
 async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None:
@@ -111,16 +113,17 @@ async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None
     await chat.text(TO_ACTIVATE[0])
     activation = await chat.text(TO_ACTIVATE[1])
     assert activation.delete_inbound and not activation.expects_secret
-    assert "le compte s.petit n'est pas encore activé" in chat.last_text
+    assert "le compte s.petit n’est pas encore activé" in chat.last_text
     assert (
-        "utilisez-vous déjà un autre compte du portail, déjà activé, avec les mêmes nom et prénom ?" in chat.last_text
+        "utilisez-vous déjà un autre compte du portail, déjà activé, avec les mêmes nom et prénom\u00a0?"
+        in chat.last_text
     )
     rules = await chat.press("Non")
     assert rules.expects_secret and "• au moins 10 caractères" in chat.last_text
     assert "par exemple" not in chat.last_text, "no example password a parent could copy"
 
     short = await chat.text("court")
-    assert short.delete_inbound and "Ce mot de passe ne respecte pas ces règles :" in chat.last_text
+    assert short.delete_inbound and "Ce mot de passe ne respecte pas ces règles\u00a0:" in chat.last_text
     assert "• au moins 10 caractères\n• pas seulement des lettres" in chat.last_text
     await chat.text("Lune-" * 30)
     assert "• au plus 128 caractères" in chat.last_text
@@ -151,7 +154,7 @@ async def test_a_restart_between_two_steps_resumes_at_the_same_step(open_engine,
     async with open_engine() as second_process:
         chat = Chat(second_process, chat_key="telegram:7")
         await chat.text(OTHER[1])
-        assert "J'ai trouvé le compte c.martin7" in chat.last_text
+        assert "J’ai trouvé le compte c.martin7" in chat.last_text
         await chat.press("Continuer")
         await answer_guardian_questions(chat)
     async with open_engine() as third_process:
@@ -169,14 +172,14 @@ async def test_double_continue_and_double_final_confirmation_apply_one_merge(rea
     await chat.press_data(continue_button.data)
     roles_text = chat.last_text
     second = await chat.press_data(continue_button.data)
-    assert second.replies == () and second.notice == "C'est déjà pris en compte."
+    assert second.replies == () and second.notice == "C’est déjà pris en compte."
     await answer_guardian_questions(chat)
 
     apply_button = chat.button("Ajouter ces élèves")
     first, again = await asyncio.gather(chat.press_data(apply_button.data), chat.press_data(apply_button.data))
     assert sum(1 for outcome in (first, again) if outcome.replies) == 1
     late = await chat.press_data(apply_button.data)
-    assert late.notice == "C'est déjà fait : les enfants ont été ajoutés à votre compte."
+    assert late.notice == "C’est déjà fait\u00a0: les enfants ont été ajoutés à votre compte."
     assert await count_merges() == 1
     assert "ajoutés" not in roles_text and "représentant légal de C 11/04/2007" in roles_text
 
@@ -188,23 +191,23 @@ async def test_a_wrong_password_keeps_the_identifier_and_throttling_keeps_the_st
     await reach_other_account_password(chat)
     wrong_password = await chat.text("Pas-Le-Bon-7")
     assert wrong_password.delete_inbound and wrong_password.expects_secret
-    assert "Ce mot de passe ne fonctionne pas avec l'identifiant c.martin7" in chat.last_text
+    assert "Ce mot de passe ne fonctionne pas avec l’identifiant c.martin7" in chat.last_text
     assert "Tapez le mot de passe provisoire exactement" in chat.last_text, "help about the password"
-    assert "« Mot de passe » : tapez le mot de passe du compte c.martin7" in chat.last_text
+    assert "«\u00a0Mot de passe\u00a0»\u00a0: tapez le mot de passe du compte c.martin7" in chat.last_text
     await chat.text("Pas-Le-Bon-8")
     await chat.text("Pas-Le-Bon-9")
     assert "Un conseiller peut vous aider" in chat.last_text
     for wrong in ("Pas-Le-Bon-10", "Pas-Le-Bon-11"):  # five failures on the account, then the sixth try waits
         await chat.text(wrong)
     throttled = await chat.text(OTHER[1])
-    assert "Trop d'essais. Pour votre sécurité, attendez 2 secondes avant de réessayer." in chat.last_text
+    assert "Trop d’essais. Pour votre sécurité, attendez 2 secondes avant de réessayer." in chat.last_text
     assert throttled.expects_secret, "the parent stays on the password step"
     early = await chat.text(OTHER[1])
     assert early.delete_inbound and "Attendez encore 2 secondes avant de retaper le mot de passe" in chat.last_text
-    assert "J'ai trouvé" not in chat.last_text, "refused here, before the service counts it"
+    assert "J’ai trouvé" not in chat.last_text, "refused here, before the service counts it"
     clock.advance(seconds=2)
     await chat.text(OTHER[1])
-    assert "J'ai trouvé le compte c.martin7" in chat.last_text, "waiting the announced time is enough"
+    assert "J’ai trouvé le compte c.martin7" in chat.last_text, "waiting the announced time is enough"
 
 
 async def test_commands_and_help_words_at_a_password_step_are_never_verified(real_chat: Chat, agent_api) -> None:
@@ -217,7 +220,7 @@ async def test_commands_and_help_words_at_a_password_step_are_never_verified(rea
     await chat.text(KEEP[0])
     for typed in ("aide", "c'est quoi le mot de passe provisoire ?", "merci"):
         await chat.text(typed)
-        assert "« Mot de passe » : tapez le mot de passe du compte c.martin" in chat.last_text
+        assert "«\u00a0Mot de passe\u00a0»\u00a0: tapez le mot de passe du compte c.martin" in chat.last_text
         assert "Ce mot de passe ne fonctionne pas" not in chat.last_text
     stop = await chat.text("stop")
     assert stop.delete_inbound and "Connexion annulée." in chat.last_text
@@ -232,11 +235,14 @@ async def test_names_that_differ_are_explained_and_an_agent_is_offered(real_chat
     await chat.press("Ajouter des élèves depuis un autre compte")
     await chat.text(NAMES_DIFFER[0])
     await chat.text(NAMES_DIFFER[1])
-    assert "n'ont pas exactement les mêmes nom et prénom" in chat.last_text
-    assert "Nom : « MARTIN » sur votre compte c.martin, « MARTINEZ » sur le compte c.martinez." in chat.last_text
-    assert "de corriger le nom sur ce compte : Collège Victor Hugo" in chat.last_text
+    assert "n’ont pas exactement les mêmes nom et prénom" in chat.last_text
+    assert (
+        "Nom\u00a0: «\u00a0MARTIN\u00a0» sur votre compte c.martin, «\u00a0MARTINEZ\u00a0» sur le compte c.martinez."
+        in chat.last_text
+    )
+    assert "de corriger le nom sur ce compte\u00a0: Collège Victor Hugo" in chat.last_text
     await chat.press("Parler à un conseiller")
-    assert "J'ai transmis votre demande à l'assistance (référence" in chat.last_text
+    assert "J’ai transmis votre demande à l’assistance (référence" in chat.last_text
     [escalation] = await agent_api()
     assert escalation["reason"] == "names_differ"
     assert escalation["collected"] == {"identifier": "c.martin", "source_identifier": "c.martinez"}
@@ -248,8 +254,8 @@ async def test_the_same_account_is_refused(real_chat: Chat) -> None:
     await chat.press("Ajouter des élèves depuis un autre compte")
     await chat.text(KEEP[0])
     await chat.text(KEEP[1])
-    assert "C'est le compte que vous utilisez en ce moment" in chat.last_text
-    assert "« Identifiant »" in chat.last_text
+    assert "C’est le compte que vous utilisez en ce moment" in chat.last_text
+    assert "«\u00a0Identifiant\u00a0»" in chat.last_text
 
 
 async def test_an_already_merged_account_is_explained(real_chat: Chat) -> None:
@@ -288,7 +294,7 @@ async def test_an_expired_session_asks_to_log_in_again(real_chat: Chat, clock: F
     assert "Votre connexion a expiré. Connectez-vous de nouveau." in chat.last_text
     await chat.text(KEEP[0])
     await chat.text(KEEP[1])
-    assert "« Recherchez le compte »" in chat.last_text, "the wish to add a child is kept"
+    assert "«\u00a0Recherchez le compte\u00a0»" in chat.last_text, "the wish to add a child is kept"
 
 
 async def test_an_unreachable_service_keeps_the_step_and_a_retry_works(
@@ -307,7 +313,7 @@ async def test_an_unreachable_service_keeps_the_step_and_a_retry_works(
     async with open_engine() as engine:
         chat = Chat(engine, chat_key="telegram:9")
         await chat.text(OTHER[1])
-        assert "J'ai trouvé le compte c.martin7" in chat.last_text
+        assert "J’ai trouvé le compte c.martin7" in chat.last_text
 
 
 async def test_a_lost_merge_answer_is_retried_without_applying_twice(
@@ -319,7 +325,7 @@ async def test_a_lost_merge_answer_is_retried_without_applying_twice(
         response_losing_proxy.lose_next("POST", "/v1/merges")
         await chat.press("Ajouter ces élèves")
         assert "le service ne répond pas pour le moment" in chat.last_text
-        assert await count_merges() == 1, "the service applied it; only the answer was lost"
+        assert await count_merges() == 1, "the service applied it\u00a0; only the answer was lost"
         await chat.press("Ajouter ces élèves")
         assert "Ces enfants ont été ajoutés à votre compte" in chat.last_text
     assert await count_merges() == 1
@@ -329,8 +335,8 @@ async def test_invalid_input_is_asked_again_twice_with_more_help_then_an_agent_i
     chat = real_chat
     await chat.command("enfants")
     await chat.text("c martin")
-    assert "Un identifiant ne contient pas d'espace." in chat.last_text
-    assert "Il figure sur le courrier de l'école" in chat.last_text
+    assert "Un identifiant ne contient pas d’espace." in chat.last_text
+    assert "Il figure sur le courrier de l’école" in chat.last_text
     assert chat.last.replies[-1].buttons == ()
     await chat.text("😀😀")
     assert "par exemple c.martin" in chat.last_text
@@ -344,10 +350,10 @@ async def test_invalid_input_is_asked_again_twice_with_more_help_then_an_agent_i
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
-        ("x" * 10_000, "C'est trop long pour un identifiant."),
+        ("x" * 10_000, "C’est trop long pour un identifiant."),
         ("", "Votre message est vide."),
         ("c.mar\x00tin\x1b[31m", "Un identifiant contient seulement des lettres, des chiffres"),
-        ("c. martin", "Un identifiant ne contient pas d'espace.\n"),
+        ("c. martin", "Un identifiant ne contient pas d’espace.\n"),
         ("👨‍👩‍👧", "Un identifiant contient seulement des lettres, des chiffres"),
     ],
 )
@@ -364,9 +370,9 @@ async def test_inactivity_expires_the_pending_step(real_chat: Chat, clock: FakeC
     await chat.text(KEEP[0])
     clock.advance(seconds=901)
     late = await chat.text(KEEP[1])
-    assert late.delete_inbound, "the late message was typed as a password: delete it anyway"
-    assert "Vous n'avez pas répondu depuis 15 minutes : j'ai donc arrêté l'étape en cours." in chat.last_text
-    assert "Que voulez-vous faire ?" in chat.last_text
+    assert late.delete_inbound, "the late message was typed as a password\u00a0: delete it anyway"
+    assert "Vous n’avez pas répondu depuis 15 minutes\u00a0: j’ai donc arrêté l’étape en cours." in chat.last_text
+    assert "Que voulez-vous faire\u00a0?" in chat.last_text
     await chat.log_in(*KEEP)
     assert "Connexion réussie avec le compte c.martin." in chat.last_text
 
@@ -376,7 +382,7 @@ async def test_an_escalation_is_recorded_without_any_password(real_chat: Chat, a
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
     await chat.command("conseiller")
-    assert "référence" in chat.last_text and "J'ai trouvé le compte c.martin7" in chat.last_text
+    assert "référence" in chat.last_text and "J’ai trouvé le compte c.martin7" in chat.last_text
     [escalation] = await agent_api()
     assert escalation["reason"] == "parent_request"
     assert escalation["step"] == "confirm_source"
@@ -396,7 +402,9 @@ async def test_language_follows_the_client_then_the_langue_command(open_engine) 
         await chat.press("Link a child")
         assert "“Identifier”" in chat.last_text
         await chat.command("langue")
-        assert "Je vous parle maintenant en français." in chat.last_text and "« Identifiant »" in chat.last_text
+        assert (
+            "Je vous parle maintenant en français." in chat.last_text and "«\u00a0Identifiant\u00a0»" in chat.last_text
+        )
         await chat.command("language", "en")
         assert "From now on, I speak English." in chat.last_text
         await chat.command("start")
@@ -407,15 +415,15 @@ async def test_cancel_says_what_it_cancelled_and_keeps_the_login(real_chat: Chat
     chat = real_chat
     await reach_roles(chat)
     await chat.command("annuler")
-    assert "L'ajout des enfants du compte c.martin7 est annulé. Rien n'a changé sur vos comptes." in chat.last_text
+    assert "L’ajout des enfants du compte c.martin7 est annulé. Rien n’a changé sur vos comptes." in chat.last_text
     await chat.command("annuler")
-    assert "Il n'y a rien à annuler." in chat.last_text
+    assert "Il n’y a rien à annuler." in chat.last_text
     await chat.command("enfants")
-    assert "« Mes enfants » sur le compte c.martin :\n• L 15/09/2015" in chat.last_text
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:\n• L 15/09/2015" in chat.last_text
     await chat.command("deconnexion")
     assert "Déconnexion faite." in chat.last_text
     await chat.command("enfants")
-    assert "Pour voir vos enfants, connectez-vous d'abord." in chat.last_text
+    assert "Pour voir vos enfants, connectez-vous d’abord." in chat.last_text
 
 
 async def test_commands_in_the_middle_of_a_flow_say_what_became_of_it(real_chat: Chat) -> None:
@@ -423,14 +431,14 @@ async def test_commands_in_the_middle_of_a_flow_say_what_became_of_it(real_chat:
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
     await chat.command("enfants")
-    assert "L'ajout des enfants du compte c.martin7 est annulé. Rien n'a changé sur vos comptes." in chat.last_text
-    assert "« Mes enfants » sur le compte c.martin :" in chat.last_text
+    assert "L’ajout des enfants du compte c.martin7 est annulé. Rien n’a changé sur vos comptes." in chat.last_text
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:" in chat.last_text
     await chat.command("start")
     assert "Vous êtes connecté avec le compte c.martin." in chat.last_text
     assert "Connexion réussie" not in chat.last_text, "no new login is pretended"
     await chat.text("voir la liste de mes fils")
-    assert "« Mes enfants » sur le compte c.martin :" in chat.last_text
-    assert "« Recherchez le compte »" not in chat.last_text
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:" in chat.last_text
+    assert "«\u00a0Recherchez le compte\u00a0»" not in chat.last_text
 
 
 @pytest.mark.parametrize(
@@ -442,7 +450,7 @@ async def test_a_refusal_is_never_read_as_agreement(real_chat: Chat, count_merge
     await chat.text(OTHER[1])
     await chat.text(refusal)
     assert "Êtes-vous le représentant légal" not in chat.last_text
-    assert "L'ajout des enfants du compte c.martin7 est annulé. Rien n'a changé sur vos comptes." in chat.last_text
+    assert "L’ajout des enfants du compte c.martin7 est annulé. Rien n’a changé sur vos comptes." in chat.last_text
     assert await count_merges() == 0
 
 
@@ -455,7 +463,7 @@ async def test_non_at_the_legal_guardian_step_answers_for_one_child_only(real_ch
     await chat.text("non")  # Mathis: not the legal guardian, and the merge goes on
     await chat.text("non")  # at the portal's form: never a cancellation
     assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()]
-    assert "Pour changer le rôle d'un enfant, appuyez sur sa ligne." in chat.last_text
+    assert "Pour changer le rôle d’un enfant, appuyez sur sa ligne." in chat.last_text
     await chat.text("oui")
     assert "• C 11/04/2007 — représentant légal\n• M 04/01/2010 — pas représentant légal" in chat.last_text
     assert await count_merges() == 1
@@ -494,7 +502,7 @@ async def test_the_same_account_merged_from_another_chat_meanwhile(open_engine, 
         assert "Ces enfants ont été ajoutés" in second.last_text
         await first.press("Ajouter ces élèves")
     assert "Ces enfants ont été ajoutés" not in first.last_text
-    assert "« Mes enfants » sur le compte c.martin :" in first.last_text
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:" in first.last_text
     assert "• M 04/01/2010 — représentant légal" in first.last_text
     assert await count_merges() == 1
 
@@ -513,7 +521,7 @@ async def test_a_locked_account_sends_the_parent_to_the_school(
             clock.advance(hours=1)
         await chat.log_in(*OTHER)
     assert "Ce compte est bloqué après trop de mots de passe erronés." in chat.last_text
-    assert "Demandez un nouveau mot de passe provisoire à l'école" in chat.last_text
+    assert "Demandez un nouveau mot de passe provisoire à l’école" in chat.last_text
     assert "Parler à un conseiller" in [button.label for button in chat.keyboard()]
 
 
@@ -527,13 +535,13 @@ async def test_a_letter_pasted_at_the_identifier_step_keeps_only_the_identifier(
     assert pasted.delete_inbound and pasted.expects_secret
     assert "Votre message contenait ce qui ressemble à un mot de passe" in chat.last_text
     assert f"Je prends {KEEP[0]} comme identifiant." in chat.last_text
-    assert f"« Mot de passe » : tapez le mot de passe du compte {KEEP[0]}." in chat.last_text
+    assert f"«\u00a0Mot de passe\u00a0»\u00a0: tapez le mot de passe du compte {KEEP[0]}." in chat.last_text
     await chat.text(KEEP[1])
     assert "Connexion réussie avec le compte c.martin." in chat.last_text
 
     only_password = await chat.text(OTHER[1])  # the temporary password typed where its identifier is asked
     assert only_password.delete_inbound and not only_password.expects_secret
-    assert "Tapez d'abord l'identifiant, seul" in chat.last_text
+    assert "Tapez d’abord l’identifiant, seul" in chat.last_text
     await chat.command("conseiller", f"mon mdp est {OTHER[1]}")
     assert chat.last.delete_inbound
 
