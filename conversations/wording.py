@@ -20,10 +20,9 @@ LEGAL_GUARDIAN_DEFINITION = N_(
 )
 PORTAL_CHECKBOX = N_("{child} · {mark} I am not this student's legal guardian")
 
-# The service's password rules, in plain words (one short list, no example to copy).
+# The service's password rules, in plain words (one short list, no example to copy); the two
+# rules with a number are in `rule_in_words` (their wording agrees with the count).
 PASSWORD_RULES: dict[str, str] = {
-    "too_short": N_("at least {min_length} characters"),
-    "too_long": N_("at most {max_length} characters"),
     "single_character_kind": N_("not only letters, and not only digits"),
     "contains_identifier": N_("without your identifier"),
     "contains_name": N_("without your last name or first name"),
@@ -112,17 +111,21 @@ def ask_other_active_account(turn: Turn) -> None:
     )
 
 
+def rule_in_words(turn: Turn, rule: str) -> str | None:
+    """One password rule in plain words (None for a rule this dialog does not know)."""
+    state = turn.state
+    if rule == "too_short":
+        count = state.password_min_length
+        return turn.ngettext("at least {count} character", "at least {count} characters", count).format(count=count)
+    if rule == "too_long":
+        count = state.password_max_length
+        return turn.ngettext("at most {count} character", "at most {count} characters", count).format(count=count)
+    return turn._(PASSWORD_RULES[rule]) if rule in PASSWORD_RULES else None
+
+
 def password_rules_list(turn: Turn, rules: tuple[str, ...] | list[str]) -> str:
     """The rules, one per line, in plain words."""
-    state = turn.state
-    return "\n".join(
-        "• "
-        + turn._(PASSWORD_RULES[rule]).format(
-            min_length=state.password_min_length, max_length=state.password_max_length
-        )
-        for rule in rules
-        if rule in PASSWORD_RULES
-    )
+    return "\n".join(f"• {words}" for rule in rules if (words := rule_in_words(turn, rule)) is not None)
 
 
 def ask_new_password(turn: Turn) -> None:

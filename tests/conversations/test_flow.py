@@ -119,14 +119,14 @@ async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None
         in chat.last_text
     )
     rules = await chat.press("Non")
-    assert rules.expects_secret and "• au moins 10 caractères" in chat.last_text
+    assert rules.expects_secret and "• au moins 10\u00a0caractères" in chat.last_text
     assert "par exemple" not in chat.last_text, "no example password a parent could copy"
 
     short = await chat.text("court")
     assert short.delete_inbound and "Ce mot de passe ne respecte pas ces règles\u00a0:" in chat.last_text
-    assert "• au moins 10 caractères\n• pas seulement des lettres" in chat.last_text
+    assert "• au moins 10\u00a0caractères\n• pas seulement des lettres" in chat.last_text
     await chat.text("Lune-" * 30)
-    assert "• au plus 128 caractères" in chat.last_text
+    assert "• au plus 128\u00a0caractères" in chat.last_text
     await chat.text("s.petit-2027-Lune")
     assert "• sans votre identifiant" in chat.last_text, "every rule is checked before the second typing"
     await chat.text("Lune-Rouge-2027!")
@@ -400,7 +400,7 @@ async def test_language_follows_the_client_then_the_langue_command(open_engine) 
         await chat.command("start")
         assert "I help you gather all your children" in chat.last_text
         await chat.press("Link a child")
-        assert "“Identifier”" in chat.last_text
+        assert "“Identifiant” (Identifier)" in chat.last_text
         await chat.command("langue")
         assert (
             "Je vous parle maintenant en français." in chat.last_text and "«\u00a0Identifiant\u00a0»" in chat.last_text
