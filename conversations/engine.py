@@ -308,8 +308,9 @@ async def apply_safely(turn: Turn, inbound: Inbound) -> bool:
 
 
 def expire_step(turn: Turn, minutes: int) -> None:
-    """The pending step waited too long: drop it and say so."""
+    """The pending step waited too long: drop it and say so (a command that follows has no flow to leave)."""
     h.drop_flow(turn)
+    turn.flow = None
     turn.say(
         turn.ngettext(
             "You did not answer for {count} minute, so I stopped the step in progress. Nothing was changed.",

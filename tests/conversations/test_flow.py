@@ -325,7 +325,7 @@ async def test_a_lost_merge_answer_is_retried_without_applying_twice(
         response_losing_proxy.lose_next("POST", "/v1/merges")
         await chat.press("Ajouter ces élèves")
         assert "le service ne répond pas pour le moment" in chat.last_text
-        assert await count_merges() == 1, "the service applied it\u00a0; only the answer was lost"
+        assert await count_merges() == 1, "the service applied it; only the answer was lost"
         await chat.press("Ajouter ces élèves")
         assert "Ces enfants ont été ajoutés à votre compte" in chat.last_text
     assert await count_merges() == 1
@@ -370,11 +370,23 @@ async def test_inactivity_expires_the_pending_step(real_chat: Chat, clock: FakeC
     await chat.text(KEEP[0])
     clock.advance(seconds=901)
     late = await chat.text(KEEP[1])
-    assert late.delete_inbound, "the late message was typed as a password\u00a0: delete it anyway"
+    assert late.delete_inbound, "the late message was typed as a password: delete it anyway"
     assert "Vous n’avez pas répondu depuis 15 minutes\u00a0: j’ai donc arrêté l’étape en cours." in chat.last_text
     assert "Que voulez-vous faire\u00a0?" in chat.last_text
     await chat.log_in(*KEEP)
     assert "Connexion réussie avec le compte c.martin." in chat.last_text
+
+
+async def test_a_command_after_an_expired_step_does_not_speak_of_the_expired_flow(
+    real_chat: Chat, clock: FakeClock
+) -> None:
+    chat = real_chat
+    await chat.command("enfants")
+    await chat.text(KEEP[0])
+    clock.advance(seconds=901)
+    await chat.command("enfants")
+    assert "Vous n’avez pas répondu depuis 15 minutes" in chat.last_text
+    assert "Connexion annulée." not in chat.last_text, "the expiry already said what became of it"
 
 
 async def test_an_escalation_is_recorded_without_any_password(real_chat: Chat, agent_api) -> None:
