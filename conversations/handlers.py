@@ -51,10 +51,11 @@ from conversations.typed_password import broken_rules, digest_password, matches_
 from conversations.understanding import Meaning, Reading
 from conversations.wording import (
     LEGAL_GUARDIAN_DEFINITION,
+    credential_identifier,
     greet,
-    human_wait,
     password_rules_list,
     pending_merge,
+    remaining_wait,
     role_line,
 )
 
@@ -138,12 +139,10 @@ def end_merge_flow(turn: Turn) -> Move:
 
 
 def still_throttled(turn: Turn) -> Move | None:
-    """While the service asked to wait, say how long is left and send nothing (nothing is counted)."""
-    until = turn.state.throttled_until
-    if until is None or turn.now >= until:
-        turn.state.throttled_until = None
+    """While the service asked to wait for this identifier, say how long is left and send nothing (nothing counted)."""
+    wait = remaining_wait(turn)
+    if wait is None:
         return None
-    wait = human_wait(turn, (until - turn.now).total_seconds())
     turn.say(
         turn._("Please wait {wait} more before typing the password again: I did not send it to the portal.").format(
             wait=wait
@@ -153,8 +152,10 @@ def still_throttled(turn: Turn) -> Move | None:
 
 
 def throttle(turn: Turn, error: Throttled) -> Move:
-    """Remember until when to wait, say it, and stay on the password step (the identifier is kept)."""
-    turn.state.throttled_until = turn.now + timedelta(seconds=max(int(error.retry_after or 60), 1))
+    """Remember until when to wait (for this identifier), say it, and stay on the password step."""
+    state = turn.state
+    state.throttled_until = turn.now + timedelta(seconds=max(int(error.retry_after or 60), 1))
+    state.throttled_identifier = credential_identifier(turn)
     reply_to(turn, error)
     return Move.quiet()
 

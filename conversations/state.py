@@ -116,7 +116,8 @@ class DialogState(BaseModel):
     password_min_length: int = 10  # from the service's policy when an activation starts
     password_max_length: int = 128
     password_rules: list[str] = Field(default_factory=list)  # the service's rule names, from its policy
-    throttled_until: datetime | None = None  # no credential is sent to the service before this time
+    throttled_until: datetime | None = None  # no password of `throttled_identifier` is sent before this time
+    throttled_identifier: str | None = None
     pending: PendingMerge | None = None
     completed: CompletedMerge | None = None
     escalation_reason: str = DEFAULT_ESCALATION_REASON  # why « Parler à un conseiller » was last offered

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from conversations.i18n import N_
-from conversations.state import FoundChild, PendingMerge
+from conversations.state import FoundChild, PendingMerge, Step
 from conversations.turn import AGENT_ACTION, Turn
 
 TOGGLE = "t"  # button action "t:<ref>": flip the portal's checkbox of one child
@@ -88,9 +88,34 @@ def ask_login_identifier(turn: Turn) -> None:
     )
 
 
+def credential_identifier(turn: Turn) -> str | None:
+    """The identifier whose password the current step reads (the other account's, or the one to keep)."""
+    state = turn.state
+    return state.source_identifier if state.step == Step.SOURCE_PASSWORD else state.typed_identifier
+
+
+def remaining_wait(turn: Turn) -> str | None:
+    """How long the service asked to wait before a password of this identifier is tried again (None: no wait)."""
+    state = turn.state
+    if state.throttled_until is None or turn.now >= state.throttled_until:
+        state.throttled_until = state.throttled_identifier = None
+        return None
+    if credential_identifier(turn) != state.throttled_identifier:
+        return None
+    return human_wait(turn, (state.throttled_until - turn.now).total_seconds())
+
+
+def say_wait_first(turn: Turn) -> None:
+    """Before asking a password the service would refuse now: say when it can be typed."""
+    wait = remaining_wait(turn)
+    if wait is not None:
+        turn.say(turn._("Too many tries for this account: wait {wait} before typing its password.").format(wait=wait))
+
+
 def ask_login_password(turn: Turn) -> None:
-    """Ask the password of the account to keep."""
+    """Ask the password of the account to keep (saying first how long to wait, if the service asked to)."""
     _ = turn._
+    say_wait_first(turn)
     turn.ask(
         _(
             "“Password”: type the password of the account {identifier}.\n"
@@ -156,8 +181,9 @@ def ask_source_identifier(turn: Turn) -> None:
 
 
 def ask_source_password(turn: Turn) -> None:
-    """Ask the password of the other account."""
+    """Ask the password of the other account (saying first how long to wait, if the service asked to)."""
     _ = turn._
+    say_wait_first(turn)
     turn.ask(
         _(
             "“Password”: type the password of the account {identifier}: the temporary password from the school, "

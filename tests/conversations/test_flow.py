@@ -205,6 +205,17 @@ async def test_a_wrong_password_keeps_the_identifier_and_throttling_keeps_the_st
     early = await chat.text(OTHER[1])
     assert early.delete_inbound and "Attendez encore 2 secondes avant de retaper le mot de passe" in chat.last_text
     assert "J’ai trouvé" not in chat.last_text, "refused here, before the service counts it"
+    await chat.command("annuler")
+    await chat.press("Ajouter des élèves depuis un autre compte")
+    await chat.text(OTHER[0])
+    assert "Trop d’essais pour ce compte\u00a0: attendez 2 secondes avant de taper son mot de passe." in chat.last_text
+    await chat.command("annuler")
+    await chat.press("Ajouter des élèves depuis un autre compte")
+    await chat.text(NAMES_DIFFER[0])
+    assert "Trop d’essais pour ce compte" not in chat.last_text, "another account is not kept waiting here"
+    await chat.command("annuler")
+    await chat.press("Ajouter des élèves depuis un autre compte")
+    await chat.text(OTHER[0])
     clock.advance(seconds=2)
     await chat.text(OTHER[1])
     assert "J’ai trouvé le compte c.martin7" in chat.last_text, "waiting the announced time is enough"
