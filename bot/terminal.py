@@ -21,12 +21,11 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 
 from conversations.engine import Button, DialogEngine, Inbound, Outcome
-from conversations.i18n import N_, normalise_language, translator
+from conversations.i18n import N_, normalise_language, require_catalogs, translator
 from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
-from service.cli import DEMO_FIXTURE
 from service.context import hasher_from_settings
-from service.fixtures import load_fixture_file
+from service.fixtures import DEMO_FIXTURE, load_fixture_file
 from service.runner import running_service
 from service.settings import ServiceSettings
 
@@ -70,19 +69,20 @@ def run_demo(arguments: argparse.Namespace) -> int:
 
 async def demo(database: Path, *, reset: bool, language: str | None) -> None:
     """Start the service on the demo database, then chat in the terminal."""
+    database_url = f"sqlite+aiosqlite:///{database.resolve()}"
+    settings = DialogSettings(database_url=database_url)
+    require_catalogs(settings.locales_dir)  # a missing catalog stops the demo before any file is written
     database.parent.mkdir(parents=True, exist_ok=True)
     if reset:
         database.unlink(missing_ok=True)
     first_run = not database.exists()
-    database_url = f"sqlite+aiosqlite:///{database.resolve()}"
     token = secrets.token_urlsafe(32)
     service_settings = ServiceSettings(database_url=database_url, service_token=SecretStr(token))
     async with running_service(service_settings, port=0) as service_url:
         if first_run:
             await load_demo_data(database, service_settings)
-        settings = DialogSettings(database_url=database_url)
         async with dialog_engine(settings, service_url=service_url, service_token=token) as engine:
-            _ = translator(normalise_language(language or settings.default_language))
+            _ = translator(normalise_language(language or settings.default_language), settings.locales_dir)
             channel = TerminalChannel(engine, language=language, parent_prefix=_(PARENT_PREFIX))
             channel.show_text(_(DEMO_BANNER).format(url=service_url))
             await channel.converse(opening_command="start" if first_run else "aide")

@@ -17,7 +17,7 @@ from typing import Any
 
 from conversations import handlers as h
 from conversations.commands import find_command
-from conversations.i18n import normalise_language, translator
+from conversations.i18n import normalise_language, require_catalogs, translator
 from conversations.messages import (
     MAX_BUTTON_DATA_BYTES,
     MAX_REPLY_LENGTH,
@@ -69,6 +69,7 @@ class DialogEngine:
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        require_catalogs(settings.locales_dir)  # CatalogMissing now rather than English replies later
         self._store = store
         self._service = service
         self._settings = settings

@@ -19,6 +19,7 @@ from conversations.service_port import (
     AccountMerged,
     ActivationNeeded,
     ActivationRequired,
+    ActivationSuperseded,
     CredentialLocked,
     EscalationRequest,
     IdempotencyConflict,
@@ -371,7 +372,7 @@ async def read_new_password_again(turn: Turn, text: str, _reading: Reading) -> M
     except PasswordPolicy as error:
         reply_to(turn, error)
         return Move.retry("", Step.NEW_PASSWORD)
-    except (TicketInvalid, AccountMerged) as error:
+    except (TicketInvalid, AccountMerged, ActivationSuperseded) as error:
         reply_to(turn, TicketInvalid() if isinstance(error, AccountMerged) else error)
         turn.credentials.activation_ticket = None
         return Move.enter(Step.LOGIN_IDENTIFIER)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from conversations.service_port import (
     AccountMerged,
     ActivationRequired,
+    ActivationSuperseded,
     CredentialLocked,
     IdempotencyConflict,
     InvalidCredentials,
@@ -151,6 +152,16 @@ def say_ticket_invalid(turn: Turn, _error: ServiceError) -> None:
         )
 
 
+def say_activation_superseded(turn: Turn, _error: ServiceError) -> None:
+    """The account was activated from elsewhere, or the school gave a new temporary password, meanwhile."""
+    turn.say(
+        turn._(
+            "This account was activated meanwhile, or the school gave a new temporary password: "
+            "your new password was not saved. Please log in again."
+        )
+    )
+
+
 def say_merged_meanwhile(turn: Turn, _error: ServiceError) -> None:
     """Another request gathered the account meanwhile."""
     turn.say(turn._("This account has just been gathered by another request. Here are your children now."))
@@ -192,6 +203,7 @@ ERROR_REPLIES: dict[type[ServiceError], ErrorReply] = {
     SameAccount: ErrorReply(say_same_account),
     ActivationRequired: ErrorReply(say_activation_required),
     TicketInvalid: ErrorReply(say_ticket_invalid),
+    ActivationSuperseded: ErrorReply(say_activation_superseded),
     MergeConflict: ErrorReply(say_merged_meanwhile),
     IdempotencyConflict: ErrorReply(say_merged_meanwhile),
     PasswordPolicy: ErrorReply(say_password_refused),

@@ -148,6 +148,24 @@ async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None
     assert "Connexion réussie avec le compte s.petit." in chat.last_text
 
 
+async def test_an_activation_overtaken_by_another_chat_asks_to_log_in_again(open_engine) -> None:
+    """Two chats hold activation tickets for one account: the second cannot replace the chosen password."""
+    async with open_engine() as engine:
+        first, second = Chat(engine, chat_key="telegram:1"), Chat(engine, chat_key="telegram:2")
+        for chat in (first, second):
+            await chat.log_in(*TO_ACTIVATE)
+            assert "pas encore activé" in chat.last_text
+            await chat.press("Non")  # no other activated account: activate this one
+        for chat, password in ((first, "Lune-Rouge-2027!"), (second, "Pirate-Pris-666!")):
+            await chat.text(password)
+            await chat.text(password)
+        assert "Votre compte est activé" in first.last_text
+        assert "Ce compte a été activé entre-temps" in second.last_text
+        assert "«\u00a0Identifiant\u00a0»" in second.last_text
+        await second.log_in(TO_ACTIVATE[0], "Lune-Rouge-2027!")
+        assert "Connexion réussie avec le compte s.petit." in second.last_text
+
+
 async def test_a_restart_between_two_steps_resumes_at_the_same_step(open_engine, count_merges) -> None:
     async with open_engine() as first_process:
         await reach_other_account_password(Chat(first_process, chat_key="telegram:7"))
@@ -531,11 +549,11 @@ async def test_the_same_account_merged_from_another_chat_meanwhile(open_engine, 
 
 
 async def test_a_locked_account_sends_the_parent_to_the_school(
-    service_settings, dialog_settings, service_url: str, clock: FakeClock
+    service_settings, dialog_settings, service_url: str, clock: FakeClock, hasher
 ) -> None:
     strict = service_settings.model_copy(update={"throttle_free_failures": 1, "throttle_lock_failures": 3})
     async with (
-        serving(create_app(strict, clock=clock)) as strict_url,
+        serving(create_app(strict, clock=clock, hasher=hasher)) as strict_url,
         dialog_engine(dialog_settings, service_url=strict_url, service_token=BOT_TOKEN, clock=clock) as engine,
     ):
         chat = Chat(engine)
