@@ -85,3 +85,21 @@ async def test_a_merge_ignores_format_characters_left_in_older_rows(api, context
     session_token = await api.session_for("c.martin", "Soleil-Bleu-2026")
     status, preview = await api.preview(session_token, "c.martin7", "K7QX-M2PA-9TZC")
     assert status == 201, preview
+
+
+async def test_the_same_parent_with_an_en_dash_in_a_compound_name_gets_one_account(api) -> None:
+    """A school's software types "Marie–Hélène" (en dash) where another typed "Marie-Hélène": one parent."""
+    marie = {**PAUL, "first_name": "Marie-Hélène"}
+    status, first = await register(api, student("090000001AA", "0750002B", marie))
+    assert status == 201, first
+    status, second = await register(
+        api, student("090000002AA", "0750003C", {**marie, "first_name": "Marie\u2013Hélène"})
+    )
+    assert status == 201, second
+    [created] = first["students"][0]["guardians"]
+    [matched] = second["students"][0]["guardians"]
+    assert matched == {
+        "account_identifier": created["account_identifier"],
+        "created": False,
+        "temporary_password": None,
+    }
