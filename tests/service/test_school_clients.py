@@ -334,3 +334,24 @@ async def test_the_scope_is_checked_again_in_the_writing_transaction(
         await engine.dispose()
     assert enrolled_at == CURIE
     assert [actor for actor, _, _ in await audit_events(database_url, "school.students_refused")] == ["college-hugo"]
+
+
+async def test_another_schools_parent_and_an_unknown_identifier_cost_the_same_statements(api) -> None:
+    """No timing difference to measure: the refusal runs the same queries whether the identifier exists or not."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert (await issue(api, "hugo", "c.martin7"))[0] == 404  # c.martin7 guards students of Lycée Curie only
+        out_of_reach, statements[:] = list(statements), []
+        assert (await issue(api, "hugo", "nobody.here"))[0] == 404
+        unknown = list(statements)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert out_of_reach == unknown
