@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 from service import cli, school, school_clients
 from service.context import context_for, hasher_from_settings
@@ -338,9 +339,6 @@ async def test_the_scope_is_checked_again_in_the_writing_transaction(
 
 async def test_another_schools_parent_and_an_unknown_identifier_cost_the_same_statements(api) -> None:
     """No timing difference to measure: the refusal runs the same queries whether the identifier exists or not."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
     statements: list[str] = []
 
     def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
