@@ -73,7 +73,6 @@ async def _relay_until_signalled(settings: ServiceSettings) -> None:
         loop.add_signal_handler(signal_number, stop.set)
     await upgrade_schema(settings.database_url)
     async with running_relay(settings) as relay:
-        await relay.start()
         print(f"Rattacher relay {relay.owner} running (Ctrl-C to stop)", flush=True)
         await stop.wait()
     print("stopped", flush=True)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import OutboxEvent, RelayDelivery, RelaySubscriber
+from service.models import Base, OutboxEvent, RelayDelivery, RelaySubscriber
 from service.relay.events import body_bytes
 from service.relay.policy import Delivered, DeliveryState, Outcome, RetryPolicy, WindowRow, choose_claims
 
@@ -79,21 +79,20 @@ async def sync_subscribers(
             await remove_subscriber(session, name)
         else:
             row.kind, row.url = wanted[name].kind, wanted[name].url
-    for name, spec in wanted.items():
-        if name not in existing:
-            session.add(
-                RelaySubscriber(
-                    name=name,
-                    kind=spec.kind,
-                    url=spec.url,
-                    secret=None,
-                    event_types=None,
-                    managed_by=managed_by,
-                    first_event_id=0,
-                    created_at=now,
-                )
-            )
-    await session.flush()
+    missing = [
+        {
+            "name": name,
+            "kind": spec.kind,
+            "url": spec.url,
+            "managed_by": managed_by,
+            "first_event_id": 0,
+            "created_at": now,
+        }
+        for name, spec in wanted.items()
+        if name not in existing
+    ]
+    if missing:
+        await session.execute(_insert_new(session, RelaySubscriber, ["name"]), missing)
 
 
 async def add_subscriber(
@@ -143,11 +142,11 @@ async def list_subscribers(session: AsyncSession) -> list[RelaySubscriber]:
     return list(await session.scalars(select(RelaySubscriber).order_by(RelaySubscriber.name)))
 
 
-def _insert(session: AsyncSession) -> Any:
-    """An INSERT that ignores rows already there (another relay fanned them out first)."""
+def _insert_new(session: AsyncSession, model: type[Base], unique: list[str]) -> Any:
+    """An INSERT that ignores rows already there (another relay wrote them first)."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(RelayDelivery).on_conflict_do_nothing(index_elements=["subscriber_id", "event_id"])
+    return module.insert(model).on_conflict_do_nothing(index_elements=unique)
 
 
 async def fan_out(session: AsyncSession, now: dt.datetime, limit: int) -> int:
@@ -167,13 +166,11 @@ async def fan_out(session: AsyncSession, now: dt.datetime, limit: int) -> int:
     if not events:
         return 0
     present = set(
-
-            await session.execute(
-                select(RelayDelivery.event_id, RelayDelivery.subscriber_id).where(
-                    RelayDelivery.event_id.in_([event_pk for event_pk, _ in events])
-                )
+        await session.execute(
+            select(RelayDelivery.event_id, RelayDelivery.subscriber_id).where(
+                RelayDelivery.event_id.in_([event_pk for event_pk, _ in events])
             )
-
+        )
     )
     rows = [
         {
@@ -188,7 +185,7 @@ async def fan_out(session: AsyncSession, now: dt.datetime, limit: int) -> int:
         if (event_pk, subscriber.id) not in present
     ]
     if rows:
-        await session.execute(_insert(session), rows)
+        await session.execute(_insert_new(session, RelayDelivery, ["subscriber_id", "event_id"]), rows)
     return len(rows)
 
 

@@ -32,6 +32,7 @@ SETTINGS_WEBHOOK = "webhook"
 SETTINGS_AMQP = "rabbitmq"
 CONSOLE = "console"
 PURGE_INTERVAL_SECONDS = 60.0
+LEASE_MARGIN_SECONDS = 0.5
 
 
 class Sender(Protocol):
@@ -75,6 +76,17 @@ def settings_subscribers(settings: ServiceSettings) -> list[SubscriberSpec]:
     return specs
 
 
+def delivery_window_seconds(settings: ServiceSettings) -> float:
+    """How long after a claim a delivery may still start: it must end (timeout) before the lease does."""
+    window = settings.relay_lease_seconds - settings.relay_timeout_seconds - LEASE_MARGIN_SECONDS
+    if window <= 0:
+        raise ValueError(
+            "RATTACHER_RELAY_LEASE_SECONDS must exceed RATTACHER_RELAY_TIMEOUT_SECONDS "
+            f"by more than {LEASE_MARGIN_SECONDS} s"
+        )
+    return window
+
+
 def retry_policy(settings: ServiceSettings) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=settings.relay_max_attempts,
@@ -104,7 +116,8 @@ class Relay:
         return self.context.settings
 
     async def start(self) -> None:
-        """Bring the settings-managed (and the demo's console) subscribers into the table."""
+        """Check the settings; bring the settings-managed (and the demo's console) subscribers into the table."""
+        delivery_window_seconds(self.settings)
         async with self.context.transaction() as session:
             now = self.context.clock()
             await outbox.sync_subscribers(session, settings_subscribers(self.settings), ManagedBy.SETTINGS, now)
@@ -112,8 +125,7 @@ class Relay:
             await outbox.sync_subscribers(session, console, ManagedBy.DEMO, now)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop`; poll again at once while there is work."""
-        await self.start()
+        """Deliver until `stop` (after start()); poll again at once while there is work."""
         try:
             while not stop.is_set():
                 try:
@@ -154,10 +166,14 @@ class Relay:
             )
         if not claimed:
             return 0
-        deadline = time.monotonic() + settings.relay_lease_seconds - settings.relay_timeout_seconds - 1
+        deadline = time.monotonic() + delivery_window_seconds(settings)
         results = await self._deliver_in_order(self.senders[subscriber_id][1], claimed, deadline)
         async with self.context.transaction() as session:
             await outbox.record(session, results, self.owner, self.context.clock(), retry_policy(settings))
+        delivered = sum(1 for result in results if isinstance(result.outcome, Delivered))
+        LOGGER.info(
+            "%s: %d event(s) delivered of %d claimed", self.senders[subscriber_id][0].name, delivered, len(results)
+        )
         return sum(1 for result in results if result.outcome is not None)
 
     async def _deliver_in_order(self, sender: Sender, claimed: list[Claimed], deadline: float) -> list[Result]:
@@ -258,6 +274,7 @@ async def running_relay(
     stop = asyncio.Event()
     async with relay_context(settings, clock=clock) as context, aiohttp.ClientSession() as http:
         relay = Relay(context, http, console=console)
+        await relay.start()
         task = asyncio.create_task(relay.run(stop))
         try:
             yield relay

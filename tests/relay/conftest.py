@@ -39,6 +39,7 @@ class Receiver:
     delivered: list[dict[str, Any]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     retry_after: str | None = None
+    delay: float = 0.0
     url: str = ""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -52,6 +53,7 @@ class Receiver:
         if request.headers["webhook-id"] != event["id"]:
             self.violations.append("webhook-id is not the event id")
         self.attempts.append(event)
+        await asyncio.sleep(self.delay)
         status = self.answers.pop(0) if self.answers else 204
         if 200 <= status < 300:
             self.delivered.append(event)
