@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from service.database import create_engine, upgrade_schema
+from service.database import alembic_config, create_engine, upgrade_schema
 from service.models import Base
 
 
@@ -21,7 +22,7 @@ async def test_upgrade_creates_every_table_and_is_repeatable(database_url) -> No
     finally:
         await engine.dispose()
     assert set(Base.metadata.tables) | {"alembic_version"} <= tables
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_foreign_keys_are_enforced(database_url) -> None:
