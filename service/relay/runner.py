@@ -138,6 +138,12 @@ class Relay:
         finally:
             await self.close()
 
+    async def drain(self, max_rounds: int = 100) -> None:
+        """Deliver until a round has nothing to attempt (events waiting for a retry stay for later)."""
+        for _round in range(max_rounds):
+            if not await self.run_once():
+                return
+
     async def run_once(self) -> int:
         """One round; how many deliveries were attempted."""
         async with self.context.transaction() as session:
@@ -267,14 +273,26 @@ async def relay_context(settings: ServiceSettings, *, clock: Clock = utc_now) ->
 
 
 @asynccontextmanager
-async def running_relay(
+async def started_relay(
     settings: ServiceSettings, *, console: ConsoleWriter | None = None, clock: Clock = utc_now
 ) -> AsyncIterator[Relay]:
-    """A relay delivering in the background of the current event loop (rattacher run, the demo, tests)."""
-    stop = asyncio.Event()
+    """A started relay that delivers only when asked (run_once, drain): the demo drains it after each message."""
     async with relay_context(settings, clock=clock) as context, aiohttp.ClientSession() as http:
         relay = Relay(context, http, console=console)
         await relay.start()
+        try:
+            yield relay
+        finally:
+            await relay.close()
+
+
+@asynccontextmanager
+async def running_relay(
+    settings: ServiceSettings, *, console: ConsoleWriter | None = None, clock: Clock = utc_now
+) -> AsyncIterator[Relay]:
+    """A relay delivering in the background of the current event loop (rattacher run, `rattacher relay`, tests)."""
+    stop = asyncio.Event()
+    async with started_relay(settings, console=console, clock=clock) as relay:
         task = asyncio.create_task(relay.run(stop))
         try:
             yield relay

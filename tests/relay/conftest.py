@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,9 +66,9 @@ class Receiver:
         return [event["id"] for event in self.delivered]
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    """A started receiver on a loopback port; the test fails if any signature did not verify."""
+@asynccontextmanager
+async def receiving() -> AsyncIterator[Receiver]:
+    """A receiver listening on a loopback port; fails if any signature did not verify."""
     receiver = Receiver()
     app = web.Application()
     app.router.add_post("/hooks/rattacher", receiver.handle)
@@ -76,9 +77,18 @@ async def receiver() -> AsyncIterator[Receiver]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hooks/rattacher"
-    yield receiver
-    await runner.cleanup()
+    try:
+        yield receiver
+    finally:
+        await runner.cleanup()
     assert receiver.violations == [], receiver.violations
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A started receiver (see receiving)."""
+    async with receiving() as started:
+        yield started
 
 
 @dataclass
