@@ -11,6 +11,7 @@ from service import credentials, escalations, merging, parents, school
 from service.context import ServiceContext
 from service.errors import ValidationFailed
 from service.models import OutboxEvent
+from service.relay.events import AsyncApiDocument, asyncapi_document
 from service.routing import (
     PARENT_SESSION_HEADER,
     REQUESTER_HEADER,
@@ -75,6 +76,11 @@ async def health(_request: web.Request) -> web.Response:
 async def openapi_document(request: web.Request) -> web.Response:
     """This document, generated from the route table and the pydantic models."""
     return web.json_response(request.app[OPENAPI_KEY])
+
+
+async def asyncapi(_request: web.Request) -> web.Response:
+    """The AsyncAPI document of the events delivered to webhooks and RabbitMQ, generated from their models."""
+    return web.json_response(asyncapi_document())
 
 
 async def open_session(request: web.Request) -> web.Response:
@@ -277,6 +283,7 @@ BOT = frozenset({ClientKind.BOT})
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health, "Liveness", responses={200: HealthResponse}),
     Route("GET", "/openapi.json", openapi_document, "OpenAPI document", responses={200: OpenApiDocument}),
+    Route("GET", "/asyncapi.json", asyncapi, "AsyncAPI document of the events", responses={200: AsyncApiDocument}),
     Route(
         "POST",
         "/v1/sessions",

@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import models_json_schema
 
 Role = Literal["legal_guardian", "other_guardian"]
@@ -123,6 +123,10 @@ def _envelope_schema(event_type: str, data_ref: str) -> dict[str, Any]:
             "data": {"$ref": data_ref},
         },
     }
+
+
+class AsyncApiDocument(RootModel[dict[str, Any]]):
+    """The AsyncAPI 3.0 document of the events the relay delivers."""
 
 
 @lru_cache(maxsize=1)
