@@ -42,7 +42,9 @@ class AmqpPublisher:
         )
         try:
             exchange = await self._exchange()
-            await exchange.publish(message, routing_key=claimed.event_type, timeout=self.timeout_seconds)
+            await exchange.publish(
+                message, routing_key=claimed.event_type, mandatory=False, timeout=self.timeout_seconds
+            )
         except Exception as error:  # a nack, a closed channel, a lost connection, a timeout: all retried
             self.exchange = None
             return Retry(f"amqp: {type(error).__name__}: {error}"[:500])

@@ -179,3 +179,20 @@ async def test_published_events_are_purged_after_the_retention_period(
         assert await purge_retained(later) == 3, "in batches of two"
     assert [event.topic for event in await outbox_rows(context)] == ["account.activated"], "never delivered: kept"
     assert [delivery.event_id for delivery in await deliveries(context)] == []
+
+
+async def test_an_unreachable_broker_is_retried_and_does_not_hold_the_webhook_back(
+    api, context, receiver: Receiver, relay_settings
+) -> None:
+    await publish_activations(context, ["a.un"])
+    settings = relay_settings(
+        webhook_url=receiver.url, webhook_secret=receiver.secret, amqp_url="amqp://guest:guest@127.0.0.1:1/"
+    )
+    async with running_relay(settings):
+        await eventually(lambda: len(receiver.delivered) == 1)
+        await eventually(lambda: _amqp_failed(context))
+
+
+async def _amqp_failed(context: Any) -> bool:
+    states = {(delivery.state, (delivery.last_error or "")[:5]) for delivery in await deliveries(context)}
+    return states == {("delivered", ""), ("pending", "amqp:")}
