@@ -25,9 +25,8 @@ from conversations.engine import Button, DialogEngine, Inbound, Outcome
 from conversations.i18n import N_, normalise_language, translator
 from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
-from service.cli import DEMO_FIXTURE
 from service.context import hasher_from_settings
-from service.fixtures import load_fixture_file
+from service.fixtures import DEMO_FIXTURE, load_fixture_file
 from service.relay.outbox import Claimed
 from service.relay.runner import started_relay
 from service.runner import running_service
