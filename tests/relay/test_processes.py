@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service.models import OutboxEvent, RelayDelivery
+from service.models import OutboxEvent
 from tests.relay.conftest import Receiver, eventually
 from tests.relay.test_relay import deliveries, outbox_rows, publish_activations
 
@@ -102,14 +102,15 @@ async def test_two_relays_on_postgresql_deliver_each_event_once(
 ) -> None:
     if database_backend == "sqlite":
         pytest.skip("SQLite has one writer at a time: run one relay per SQLite database (docs/events.md)")
-    await publish_activations(context, IDENTIFIERS * 2 + [f"solo.{number}" for number in range(40)])
-    events = await outbox_rows(context)
-    aggregate_of = {event.event_id: event.aggregates[0] for event in events}
-    receiver.delay = 0.01
+    receiver.delay = 0.02
     options = {"RATTACHER_RELAY_BATCH_SIZE": "4"}
     logs = [tmp_path / "relay-a.log", tmp_path / "relay-b.log"]
     relays = [await start_relay(settings.database_url, receiver, log, **options) for log in logs]
     try:
+        await eventually(lambda: all("running" in log.read_text() for log in logs), timeout=60)
+        await publish_activations(context, IDENTIFIERS * 2 + [f"solo.{number}" for number in range(40)])
+        events = await outbox_rows(context)
+        aggregate_of = {event.event_id: event.aggregates[0] for event in events}
         await eventually(lambda: len(receiver.delivered) >= len(events), timeout=60)
         await eventually(lambda: _all_published(context), timeout=30)
         await asyncio.sleep(0.5)
@@ -128,6 +129,3 @@ async def _all_published(context: Any) -> bool:
     async with context.reading() as db:
         unpublished = await db.scalars(select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None)))
         return not list(unpublished)
-
-
-__all__ = ["RelayDelivery"]

@@ -22,11 +22,26 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("event_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("aggregates", sa.JSON(), nullable=True))
-    outbox = sa.table("outbox_events", sa.column("id", sa.Integer()), sa.column("event_id"), sa.column("aggregates"))
+    # Events written before the relay have the old types and payloads: they get an id but are marked
+    # published, so that the relay never sends them (GET /v1/outbox still lists them until purged).
+    outbox = sa.table(
+        "outbox_events",
+        sa.column("id", sa.Integer()),
+        sa.column("event_id", sa.String()),
+        sa.column("aggregates", sa.JSON()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("published_at", sa.DateTime(timezone=True)),
+    )
     connection = op.get_bind()
-    for (event_id,) in connection.execute(sa.select(outbox.c.id)).all():
+    for (row_id,) in connection.execute(sa.select(outbox.c.id)).all():
         connection.execute(
-            outbox.update().where(outbox.c.id == event_id).values(event_id=str(uuid.uuid4()), aggregates=[])
+            outbox.update()
+            .where(outbox.c.id == row_id)
+            .values(
+                event_id=str(uuid.uuid4()),
+                aggregates=[],
+                published_at=sa.func.coalesce(outbox.c.published_at, outbox.c.created_at),
+            )
         )
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.alter_column("event_id", existing_type=sa.String(length=36), nullable=False)
