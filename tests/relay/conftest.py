@@ -118,7 +118,13 @@ class AmqpQueue:
 
 @pytest.fixture
 async def amqp_queue() -> AsyncIterator[AmqpQueue]:
-    connection = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        connection = await aio_pika.connect_robust(AMQP_URL, timeout=10)
+    except Exception as error:
+        pytest.fail(
+            f"RabbitMQ is not reachable at {AMQP_URL} ({error!r}): start it (`rabbitmq-server -detached`, "
+            "as .ci/run does) or point RATTACHER_TEST_AMQP_URL at one"
+        )
     try:
         channel = await connection.channel()
         name = f"rattacher.events.test-{uuid.uuid4().hex[:12]}"

@@ -10,7 +10,7 @@ from service.models import OutboxEvent, RelayDelivery
 from service.records import publish
 from service.relay import outbox
 from service.relay.runner import purge_retained, relay_context, running_relay
-from tests.relay.conftest import AmqpQueue, Receiver, eventually, merge_c_martin7
+from tests.relay.conftest import AMQP_URL, AmqpQueue, Receiver, eventually, merge_c_martin7
 
 MERGE_TYPES = ["guardian_link.created", "guardian_link.created", "account.merged"]
 
@@ -26,7 +26,7 @@ async def test_a_merge_reaches_the_webhook_and_rabbitmq_in_order(
     settings = relay_settings(
         webhook_url=receiver.url,
         webhook_secret=receiver.secret,
-        amqp_url="amqp://guest:guest@127.0.0.1:5672/",
+        amqp_url=AMQP_URL,
         amqp_exchange=amqp_queue.exchange,
     )
     result = await merge_c_martin7(api)
