@@ -161,7 +161,7 @@ def run_dead_letters_list(arguments: argparse.Namespace) -> int:
     for letter in letters:
         print(
             f"{letter.subscriber}\t{letter.event_id}\t{letter.event_type}\t{letter.occurred_at.isoformat()}\t"
-            f"attempts={letter.attempts}\t{letter.last_error or ''}"
+            f"attempts={letter.attempts}\t{letter.last_error or ''}\theld_back={letter.held_back}"
         )
     return 0
 

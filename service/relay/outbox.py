@@ -349,6 +349,7 @@ class DeadLetter:
     attempts: int
     last_error: str | None
     dead_at: dt.datetime | None
+    held_back: int = 0
 
 
 async def dead_letters(session: AsyncSession, subscriber: str | None = None) -> list[DeadLetter]:
@@ -362,18 +363,36 @@ async def dead_letters(session: AsyncSession, subscriber: str | None = None) -> 
     )
     if subscriber is not None:
         query = query.where(RelaySubscriber.name == subscriber)
-    return [
-        DeadLetter(
-            name,
-            event.event_id,
-            event.topic,
-            event.created_at,
-            delivery.attempts,
-            delivery.last_error,
-            delivery.dead_at,
+    letters = []
+    for name, event, delivery in (await session.execute(query)).all():
+        held = await _held_back(session, delivery.subscriber_id, event.id, set(event.aggregates))
+        letters.append(
+            DeadLetter(
+                name,
+                event.event_id,
+                event.topic,
+                event.created_at,
+                delivery.attempts,
+                delivery.last_error,
+                delivery.dead_at,
+                held,
+            )
         )
-        for name, event, delivery in (await session.execute(query))
-    ]
+    return letters
+
+
+async def _held_back(session: AsyncSession, subscriber_id: int, event_pk: int, aggregates: set[str]) -> int:
+    """How many later pending events of the subscriber share an aggregate with a dead letter (they wait for it)."""
+    later = await session.scalars(
+        select(OutboxEvent.aggregates)
+        .join(RelayDelivery, RelayDelivery.event_id == OutboxEvent.id)
+        .where(
+            RelayDelivery.subscriber_id == subscriber_id,
+            RelayDelivery.state == DeliveryState.PENDING,
+            OutboxEvent.id > event_pk,
+        )
+    )
+    return sum(1 for keys in later if not aggregates.isdisjoint(keys))
 
 
 async def replay(

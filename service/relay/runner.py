@@ -150,7 +150,13 @@ class Relay:
             await outbox.fan_out(session, self.context.clock(), self.settings.relay_batch_size * 5)
             subscribers = await outbox.list_subscribers(session)
         await self._refresh_senders(subscribers)
-        counts = await asyncio.gather(*(self._serve(subscriber_id) for subscriber_id in self.senders))
+        served = await asyncio.gather(
+            *(self._serve(subscriber_id) for subscriber_id in self.senders), return_exceptions=True
+        )
+        counts = [count for count in served if isinstance(count, int)]
+        for error in served:
+            if isinstance(error, BaseException):
+                LOGGER.error("delivery round failed", exc_info=error)
         async with self.context.transaction() as session:
             await outbox.complete(session, self.context.clock(), self.settings.relay_batch_size * 5)
         await self._purge_now_and_then()

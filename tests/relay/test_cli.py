@@ -51,7 +51,7 @@ async def test_an_operator_adds_a_subscriber_sees_its_dead_letters_and_replays_t
         await eventually(lambda: _states(context, ["dead"]))
         status, output = await rattacher(database, tmp_path, "relay", "dead-letters", "list")
         assert status == 0 and output.startswith(f"portail\t{event_id}\taccount.activated\t"), output
-        assert "attempts=1\tHTTP 400" in output
+        assert "attempts=1\tHTTP 400\theld_back=0" in output
         status, output = await rattacher(
             database, tmp_path, "relay", "dead-letters", "replay", "--subscriber", "portail"
         )

@@ -115,7 +115,7 @@ async def test_a_400_dead_letters_holds_that_aggregate_only_and_a_replay_deliver
         async with relay.context.reading() as session:
             [letter] = await outbox.dead_letters(session)
         assert (letter.subscriber, letter.event_id, letter.attempts) == ("webhook", merge_events[0].event_id, 1)
-        assert letter.last_error == "HTTP 400"
+        assert (letter.last_error, letter.held_back) == ("HTTP 400", 2)
         states = [delivery.state for delivery in await deliveries(context)]
         assert states == ["dead", "pending", "pending", "delivered"], "the merge's later events wait, in order"
         async with relay.context.transaction() as session:
