@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import telegram, terminal
+from conversations.i18n import CatalogMissing
 from service import cli as service_cli
 from service.relay import cli as relay_cli
 
@@ -25,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    return int(arguments.handler(arguments) or 0)
+    try:
+        return int(arguments.handler(arguments) or 0)
+    except CatalogMissing as error:
+        print(f"rattacher: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

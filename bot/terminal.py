@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 
 from conversations.engine import Button, DialogEngine, Inbound, Outcome
-from conversations.i18n import N_, normalise_language, translator
+from conversations.i18n import N_, normalise_language, require_catalogs, translator
 from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
 from service.context import hasher_from_settings
@@ -75,18 +75,19 @@ def run_demo(arguments: argparse.Namespace) -> int:
 
 async def demo(database: Path, *, reset: bool, language: str | None) -> None:
     """Start the service on the demo database, then chat in the terminal."""
+    database_url = f"sqlite+aiosqlite:///{database.resolve()}"
+    settings = DialogSettings(database_url=database_url)
+    require_catalogs(settings.locales_dir)  # a missing catalog stops the demo before any file is written
     database.parent.mkdir(parents=True, exist_ok=True)
     if reset:
         database.unlink(missing_ok=True)
     first_run = not database.exists()
-    database_url = f"sqlite+aiosqlite:///{database.resolve()}"
     token = secrets.token_urlsafe(32)
     service_settings = ServiceSettings(database_url=database_url, service_token=SecretStr(token))
     async with running_service(service_settings, port=0) as service_url:
         if first_run:
             await load_demo_data(database, service_settings)
-        settings = DialogSettings(database_url=database_url)
-        _ = translator(normalise_language(language or settings.default_language))
+        _ = translator(normalise_language(language or settings.default_language), settings.locales_dir)
         async with (
             started_relay(service_settings, console=event_printer(_, sys.stdout)) as relay,
             dialog_engine(settings, service_url=service_url, service_token=token) as engine,

@@ -11,8 +11,9 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from conversations.i18n import normalise_language, translator
+from conversations.i18n import normalise_language, require_catalogs, translator
 from conversations.messages import (
     MAX_BUTTON_DATA_BYTES,
     MAX_REPLY_LENGTH,
@@ -60,6 +61,7 @@ class DialogEngine:
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        require_catalogs(settings.locales_dir)  # CatalogMissing now rather than English replies later
         self._store = store
         self._service = service
         self._settings = settings
@@ -143,7 +145,7 @@ def replayed_outcome(state: DialogState, update_id: int | None) -> Outcome | Non
     return Outcome(replies=(), handled=False)
 
 
-def outcome_from_payload(payload: dict) -> Outcome:
+def outcome_from_payload(payload: dict[str, Any]) -> Outcome:
     """Rebuild a recorded outcome, marked as already handled."""
     replies = tuple(
         Reply(

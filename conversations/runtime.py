@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conversations.engine import DialogEngine, utc_now
+from conversations.i18n import require_catalogs
 from conversations.schema import upgrade_dialog_schema
 from conversations.service_http import HttpAccountService, open_service_session
 from conversations.settings import DialogSettings
@@ -26,6 +29,7 @@ async def dialog_engine(
     clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[DialogEngine]:
     """A dialog engine on the settings' database talking to the service; everything closed on exit."""
+    require_catalogs(settings.locales_dir)  # before anything is opened: a missing catalog stops the start
     database = create_dialog_database(settings.database_url, settings.sqlite_busy_timeout_seconds)
     try:
         await upgrade_dialog_schema(database)
@@ -40,7 +44,50 @@ def create_dialog_database(database_url: str, sqlite_busy_timeout_seconds: float
     """The async engine of the dialog state (SQLite: its directory created, waits for the write lock)."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(database_url, pool_pre_ping=True)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_async_engine(database_url, connect_args={"timeout": sqlite_busy_timeout_seconds})
+        engine = create_async_engine(database_url, pool_pre_ping=True, hide_parameters=True)
+    else:
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": sqlite_busy_timeout_seconds}, hide_parameters=True
+        )
+        logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))  # see above
+    event.listen(engine.sync_engine, "handle_error", _reduce_to_codes)
+    return engine
+
+
+# The dialog state holds session tokens and identifiers: SQL parameters never reach an error message or a log.
+# Same guard as service/database.py (conversations does not import the service): parameters hidden by SQLAlchemy,
+# driver messages (which may quote a value) reduced to their codes, aiosqlite's DEBUG log (every call with its
+# parameters) kept off.
+_ERROR_CODES = ("sqlstate", "sqlite_errorname", "constraint_name", "table_name", "column_name")
+_ERROR_TEXTS = ("message", "detail", "hint", "where")
+
+
+def _reduce_to_codes(context: ExceptionContext) -> None:
+    """The driver's error, and what it was raised from, keep their class and codes; their messages go."""
+    original = context.original_exception
+    for error in _error_chain(original):
+        error.args = (_error_codes(error),)
+        for name in _ERROR_TEXTS:
+            if isinstance(getattr(error, name, None), str):
+                setattr(error, name, None)
+    if context.sqlalchemy_exception is not None:
+        origin = f"{type(original).__module__}.{type(original).__qualname__}"
+        context.sqlalchemy_exception.args = (f"({origin}) {_error_codes(original)}",)
+
+
+def _error_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    pending: list[object] = [error]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseException) and not any(current is seen for seen in chain):
+            chain.append(current)
+            pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return chain
+
+
+def _error_codes(error: BaseException) -> str:
+    codes = [f"{name}={value}" for name in _ERROR_CODES if isinstance(value := getattr(error, name, None), str)]
+    return " ".join([type(error).__name__, *codes, "(message hidden: it may quote SQL parameters)"])

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_RESOURCE = "conversations:migrations"  # package data, found by Alembic through importlib.resources
 MIGRATION_LOCK_KEY = 0x5241_5454_4449_414C  # "RATTDIAL": one upgrade at a time across processes
 
 
-def _upgrade(connection) -> None:
+def _upgrade(connection: Connection) -> None:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", MIGRATIONS_RESOURCE)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 

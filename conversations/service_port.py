@@ -230,6 +230,12 @@ class TicketInvalid(ServiceError):
     code = "ticket_invalid"
 
 
+class ActivationSuperseded(ServiceError):
+    """The account was activated, or given a new temporary password, after the activation ticket was issued."""
+
+    code = "activation_superseded"
+
+
 class MergeConflict(ServiceError):
     """Another request merged the other account meanwhile."""
 
@@ -271,6 +277,7 @@ ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
         NamesDiffer,
         SameAccount,
         TicketInvalid,
+        ActivationSuperseded,
         MergeConflict,
         IdempotencyConflict,
         PasswordPolicy,

@@ -16,7 +16,7 @@ class DialogSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/rattacher.db"
     dialog_timeout_seconds: int = Field(default=900, ge=1)  # inactivity before a pending step expires
     default_language: str = "fr"
-    locales_dir: Path | None = None  # None: the repository's locales/ directory
+    locales_dir: Path | None = None  # None: the catalogs installed with the package (locales/ as rattacher_locales)
     service_timeout_seconds: float = Field(default=10.0, gt=0)  # each HTTP call to the service
     max_attempts_per_step: int = Field(default=3, ge=1)  # invalid inputs: asked again twice, then an agent offered
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock

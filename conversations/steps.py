@@ -18,6 +18,7 @@ from conversations.service_port import (
     AccountMerged,
     ActivationNeeded,
     ActivationRequired,
+    ActivationSuperseded,
     CredentialLocked,
     EscalationRequest,
     IdempotencyConflict,
@@ -574,6 +575,16 @@ async def read_new_password_again(turn: Turn, text: str) -> None:
         turn.say(_("The activation has expired. Please log in again with the temporary password."))
         enter(turn, Step.LOGIN_IDENTIFIER)
         return
+    except ActivationSuperseded:
+        turn.credentials.activation_ticket = None
+        turn.say(
+            _(
+                "This account was activated meanwhile, or the school gave a new temporary password: "
+                "your new password was not saved. Please log in again."
+            )
+        )
+        enter(turn, Step.LOGIN_IDENTIFIER)
+        return
     turn.credentials.activation_ticket = None
     turn.say(_("Your account is activated. Keep your password for yourself."))
     await logged_in(turn, answer)
@@ -817,7 +828,8 @@ async def talk_to_agent(turn: Turn, _argument: str) -> None:
         language=state.language,
         collected=collected,
         transcript=[
-            TranscriptLine(at=line.at.isoformat(), sender=line.sender, text=line.text) for line in state.transcript
+            TranscriptLine.model_validate({"at": line.at.isoformat(), "sender": line.sender, "text": line.text})
+            for line in state.transcript
         ],
     )
     receipt = await turn.service.escalate(turn.requester, request)

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from service import school_clients
 from service.context import context_for, hasher_from_settings
 from service.database import create_engine
 from service.domain import Clock, utc_now
 from service.handlers import CONTEXT_KEY, OPENAPI_KEY, ROUTES
 from service.openapi import build_openapi
 from service.routing import ClientDirectory, ClientKind, guarded, json_errors
+from service.school_clients import SchoolScope
 from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
 
 def client_directory(settings: ServiceSettings) -> ClientDirectory:
+    """The configured client tokens; school clients are looked up in the database."""
     return ClientDirectory(
         {
             ClientKind.BOT: settings.service_token,
-            ClientKind.SCHOOL: settings.school_token,
             ClientKind.AGENT: settings.agent_token,
             ClientKind.DOWNSTREAM: settings.downstream_token,
-        }
+        },
+        school_clients=_school_client,
     )
+
+
+async def _school_client(request: web.Request, token: str) -> SchoolScope | None:
+    return await school_clients.authenticate(request.app[CONTEXT_KEY], token)
 
 
 def create_app(
@@ -40,7 +47,9 @@ def create_app(
     return app
 
 
-def _database(settings: ServiceSettings, clock: Clock, hasher: CredentialHasher):
+def _database(
+    settings: ServiceSettings, clock: Clock, hasher: CredentialHasher
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database_engine(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, sqlite_busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
         app[CONTEXT_KEY] = context_for(engine, settings, hasher, clock)

@@ -2,7 +2,8 @@
 
 Prepares N families (an active target holding one child, a pending source holding two), logs every
 target in and previews every merge, then applies the N merges with a given concurrency and prints
-throughput and latency percentiles. Hashing is made cheap for the set-up: merges do not hash.
+throughput and latency percentiles. Hashing is made cheap for the set-up (a cheap hasher is injected,
+the settings themselves refuse weak argon2 parameters): merges do not hash.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from service.context import hasher_from_settings
 from service.fixtures import load_fixture_file
 from service.runner import running_service
+from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
 BOT_TOKEN = "bench-bot-token"
+SET_UP_HASHER_MEMORY_KIB = 1024
 
 
 def family_fixture(families: int) -> dict[str, Any]:
@@ -97,17 +99,16 @@ async def timed_merge(
 
 async def run(database_url: str, families: int, concurrency: int) -> None:
     settings = ServiceSettings(
-        _env_file=None,
+        _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         service_token=SecretStr(BOT_TOKEN),
-        argon2_memory_cost_kib=1024,
-        argon2_time_cost=1,
     )
+    hasher = CredentialHasher(memory_cost_kib=SET_UP_HASHER_MEMORY_KIB, time_cost=1, parallelism=1)
     with tempfile.TemporaryDirectory() as directory:
         fixture = pathlib.Path(directory) / "bench.json"
         fixture.write_text(json.dumps(family_fixture(families)), encoding="utf-8")
-        await load_fixture_file(database_url, fixture, settings=settings, hasher=hasher_from_settings(settings))
-    async with running_service(settings) as base_url, aiohttp.ClientSession() as client:
+        await load_fixture_file(database_url, fixture, settings=settings, hasher=hasher)
+    async with running_service(settings, hasher=hasher) as base_url, aiohttp.ClientSession() as client:
         prepared = [await prepare(client, base_url, number) for number in range(families)]
         limiter = asyncio.Semaphore(concurrency)
 

@@ -6,13 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import throttling
 from service.context import ServiceContext
+from service.database import affected_rows
 from service.domain import looks_like_temporary_password, normalise_identifier, normalise_temporary_password
-from service.errors import InvalidCredentials, SessionInvalid, TicketInvalid
+from service.errors import ActivationSuperseded, InvalidCredentials, SessionInvalid, TicketInvalid
 from service.models import Account, AccountStatus, ParentSession, Ticket, TicketKind
 from service.security import new_token, token_digest
 
@@ -23,6 +24,7 @@ SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 class VerifiedAccount:
     account: Account
     used_temporary_password: bool
+    credential_digest: str  # of the stored hash that matched: what a ticket issued now is bound to
 
 
 @dataclass(frozen=True)
@@ -41,30 +43,48 @@ async def find_account(session: AsyncSession, identifier: str) -> Account | None
     return await session.scalar(select(Account).where(Account.identifier == normalise_identifier(identifier)))
 
 
+def credential_digest(stored_hash: str) -> str:
+    """What a ticket keeps of the credential it is bound to: a digest of its stored (salted, unique) hash."""
+    return token_digest(stored_hash)
+
+
+def valid_temporary_hash(account: Account, now: dt.datetime) -> str | None:
+    """The account's temporary password hash, unless there is none or it expired."""
+    expires_at = account.temporary_password_expires_at
+    if account.temporary_password_hash is None or (expires_at is not None and expires_at <= now):
+        return None
+    return account.temporary_password_hash
+
+
+def holds_credential(account: Account, digest: str | None, now: dt.datetime, *, temporary_only: bool) -> bool:
+    """Whether the credential a ticket was issued for is still one the account can be proved with."""
+    temporary = valid_temporary_hash(account, now)
+    current = [temporary] if temporary_only else [temporary, account.password_hash]
+    return digest is not None and any(credential_digest(stored) == digest for stored in current if stored)
+
+
 def _candidate(account: Account | None, password: str, now: dt.datetime) -> tuple[str | None, str, bool]:
     """The one stored hash to verify (None: the dummy), the secret as compared, and whether it is temporary."""
     if account is None:
         return None, password, False
-    temporary_valid = account.temporary_password_hash is not None and (
-        account.temporary_password_expires_at is None or account.temporary_password_expires_at > now
-    )
-    if temporary_valid and looks_like_temporary_password(password):
-        return account.temporary_password_hash, normalise_temporary_password(password), True
+    temporary_hash = valid_temporary_hash(account, now)
+    if temporary_hash is not None and looks_like_temporary_password(password):
+        return temporary_hash, normalise_temporary_password(password), True
     return account.password_hash, password, False
 
 
 async def verify_account_credentials(
-    context: ServiceContext, identifier: str, password: str, requester_keys: list[str]
+    context: ServiceContext, identifier: str, password: str, limits: list[throttling.RequesterLimit]
 ) -> VerifiedAccount:
     """Exactly one argon2 verification whatever the identifier; failures counted, success resets."""
-    attempt = await throttling.reserve_attempt(context, normalise_identifier(identifier), requester_keys)
+    attempt = await throttling.reserve_attempt(context, normalise_identifier(identifier), limits)
     async with context.reading() as session:
         account = await find_account(session, identifier)
     stored_hash, secret, temporary = _candidate(account, password, context.clock())
-    if not await context.hasher.verify(stored_hash, secret) or account is None:
+    if not await context.hasher.verify(stored_hash, secret) or account is None or stored_hash is None:
         raise InvalidCredentials()
     await throttling.attempt_succeeded(context, attempt)
-    return VerifiedAccount(account=account, used_temporary_password=temporary)
+    return VerifiedAccount(account, temporary, credential_digest(stored_hash))
 
 
 def open_parent_session(
@@ -132,10 +152,12 @@ def issue_ticket(
     *,
     kind: TicketKind,
     account_id: int,
+    credential: str,
     session_id: int | None = None,
     source_account_id: int | None = None,
     children: list[dict[str, Any]] | None = None,
 ) -> IssuedToken:
+    """A new single-use ticket, bound to the digest of the credential that was just proved."""
     token = new_token()
     expires_at = now + context.ticket_lifetime
     session.add(
@@ -146,6 +168,7 @@ def issue_ticket(
             session_id=session_id,
             source_account_id=source_account_id,
             children=children,
+            credential_digest=credential,
             created_at=now,
             expires_at=expires_at,
         )
@@ -154,16 +177,41 @@ def issue_ticket(
 
 
 async def find_usable_ticket(session: AsyncSession, token: str, kind: TicketKind, now: dt.datetime) -> Ticket:
+    """The unused, unexpired ticket of this kind; a voided activation ticket is `activation_superseded`."""
     ticket = await session.scalar(select(Ticket).where(Ticket.token_hash == token_digest(token)))
     if ticket is None or ticket.kind != kind or ticket.used_at is not None or ticket.expires_at <= now:
         raise TicketInvalid()
+    if ticket.voided_at is not None:
+        raise ActivationSuperseded() if kind == TicketKind.ACTIVATION else TicketInvalid(VOIDED_MESSAGE)
     return ticket
 
 
+VOIDED_MESSAGE = "an account's credentials changed since this ticket was issued"
+
+
 async def consume_ticket(session: AsyncSession, ticket_id: int, now: dt.datetime) -> None:
-    """Mark the ticket used; whoever comes second (even concurrently) gets `ticket_invalid`."""
+    """Mark the ticket used; whoever comes second (even concurrently), or after a void, gets `ticket_invalid`."""
     result = await session.execute(
-        update(Ticket).where(Ticket.id == ticket_id, Ticket.used_at.is_(None)).values(used_at=now)
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.used_at.is_(None), Ticket.voided_at.is_(None))
+        .values(used_at=now)
     )
-    if result.rowcount != 1:
+    if affected_rows(result) != 1:
         raise TicketInvalid()
+
+
+async def void_outstanding_tickets(session: AsyncSession, account_id: int, now: dt.datetime) -> None:
+    """An account's credentials changed: void every unused ticket involving it (as holder, target or source).
+
+    Call it after the account's row is written or locked in the same transaction: accounts are always
+    locked before tickets, so this never deadlocks with a merge or an activation.
+    """
+    await session.execute(
+        update(Ticket)
+        .where(
+            or_(Ticket.account_id == account_id, Ticket.source_account_id == account_id),
+            Ticket.used_at.is_(None),
+            Ticket.voided_at.is_(None),
+        )
+        .values(voided_at=now)
+    )

@@ -1,17 +1,24 @@
-"""Engine and session factory, SQLite concurrency settings, and the programmatic Alembic upgrade."""
+"""Engine and session factory, SQLite concurrency settings, and the programmatic Alembic upgrade.
+
+SQL parameters (identifiers, names, contacts, hashes) never reach an error message or a log: every engine hides
+them (`hide_parameters=True`) and reduces the database driver's messages, which may quote a value (PostgreSQL's
+« Failing row contains (...) », asyncpg's « invalid input for query argument $1: 'c.martin' »), to their
+codes. aiosqlite logs each call with its parameters at DEBUG: its logger is kept at INFO or above.
+"""
 
 from __future__ import annotations
 
+import logging
 import pathlib
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, ExceptionContext, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-MIGRATIONS_DIRECTORY = pathlib.Path(__file__).with_name("migrations")
+MIGRATIONS_RESOURCE = "service:migrations"  # package data, found by Alembic through importlib.resources
 DEFAULT_SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 READ_ONLY_OPTION = "rattacher_read_only"
 
@@ -25,11 +32,58 @@ def create_engine(
 ) -> AsyncEngine:
     """An async engine; on SQLite every transaction starts with BEGIN IMMEDIATE (one writer at a time)."""
     if not is_sqlite(database_url):
-        return create_async_engine(database_url, pool_pre_ping=True)
-    _ensure_sqlite_directory(database_url)
-    engine = create_async_engine(database_url, connect_args={"timeout": sqlite_busy_timeout_seconds})
-    _configure_sqlite(engine, sqlite_busy_timeout_seconds)
+        engine = create_async_engine(database_url, pool_pre_ping=True, hide_parameters=True)
+    else:
+        _ensure_sqlite_directory(database_url)
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": sqlite_busy_timeout_seconds}, hide_parameters=True
+        )
+        _configure_sqlite(engine, sqlite_busy_timeout_seconds)
+        logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))  # see above
+    keep_parameters_out_of_errors(engine)
     return engine
+
+
+# Attributes of driver errors that name things (safe to keep) and texts that may quote a parameter (emptied).
+_ERROR_CODES = ("sqlstate", "sqlite_errorname", "constraint_name", "table_name", "column_name")
+_ERROR_TEXTS = ("message", "detail", "hint", "where")
+
+
+def keep_parameters_out_of_errors(engine: AsyncEngine) -> None:
+    """Every database error raised through `engine` is reduced to codes before anyone can log it.
+
+    conversations/runtime.py has the same guard for the dialog database (it may not import the service).
+    """
+    event.listen(engine.sync_engine, "handle_error", _reduce_to_codes)
+
+
+def _reduce_to_codes(context: ExceptionContext) -> None:
+    """The driver's error, and what it was raised from, keep their class and codes; their messages go."""
+    original = context.original_exception
+    for error in _error_chain(original):
+        error.args = (_error_codes(error),)
+        for name in _ERROR_TEXTS:
+            if isinstance(getattr(error, name, None), str):
+                setattr(error, name, None)
+    if context.sqlalchemy_exception is not None:
+        origin = f"{type(original).__module__}.{type(original).__qualname__}"
+        context.sqlalchemy_exception.args = (f"({origin}) {_error_codes(original)}",)
+
+
+def _error_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    pending: list[object] = [error]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseException) and not any(current is seen for seen in chain):
+            chain.append(current)
+            pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return chain
+
+
+def _error_codes(error: BaseException) -> str:
+    codes = [f"{name}={value}" for name in _ERROR_CODES if isinstance(value := getattr(error, name, None), str)]
+    return " ".join([type(error).__name__, *codes, "(message hidden: it may quote SQL parameters)"])
 
 
 def create_session_factory(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:
@@ -64,7 +118,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_seconds: float) -> None:
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
+    config.set_main_option("script_location", MIGRATIONS_RESOURCE)
     return config
 
 
@@ -82,3 +136,8 @@ async def upgrade_schema(database_url: str) -> None:
             await connection.run_sync(_upgrade_on)
     finally:
         await engine.dispose()
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (its result is a cursor result on every dialect)."""
+    return cast(CursorResult[Any], result).rowcount

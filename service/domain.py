@@ -26,14 +26,84 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Default-ignorable code points that are not format characters (Cf): fillers and selectors that show nothing.
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x115F, 0x1160),  # Hangul choseong and jungseong fillers
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180B, 0x180F),  # Mongolian free variation selectors
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
+    (0xE0000, 0xE0FFF),  # tags and variation selectors supplement
+)
+# Control characters, surrogates, private use, unassigned, line/paragraph separators, math/currency/other symbols.
+_REFUSED_IN_NAMES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp", "Sm", "Sc", "So"})
+MAX_COMBINING_MARKS_IN_A_ROW = 4
+
+
+def _is_invisible(char: str) -> bool:
+    """Format characters (zero-width spaces and joiners, bidirectional controls) and invisible fillers."""
+    if unicodedata.category(char) == "Cf":
+        return True
+    code = ord(char)
+    return any(start <= code <= end for start, end in _INVISIBLE_RANGES)
+
+
+def _without_invisibles(text: str) -> str:
+    return "".join(char for char in text if not _is_invisible(char))
+
+
 def normalise_name(name: str) -> str:
-    """Case, accents, surrounding spaces and space/hyphen/apostrophe separators do not matter."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    without_accents = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return _NAME_SEPARATORS.sub(" ", without_accents.casefold()).strip()
+    """Invisible characters, case, accents (dotless i too), surrounding spaces and separators do not matter.
+
+    The one comparison of names: automatic matching (`name_key`), merges (`names_identical`), identifiers.
+    Total: it never refuses a text (passwords go through it too); `clean_name` is the gate for names.
+    """
+    folded = unicodedata.normalize("NFKD", _bare(unicodedata.normalize("NFKD", name)).casefold().replace("ı", "i"))
+    return _NAME_SEPARATORS.sub(" ", _bare(folded)).strip()
+
+
+def _bare(text: str) -> str:
+    """Without invisible characters and combining marks (accents), removed before and after case folding."""
+    return "".join(char for char in text if not unicodedata.combining(char) and not _is_invisible(char))
+
+
+def clean_name(name: str) -> str:
+    """A name as stored and shown: invisible characters removed, NFC, single spaces. ValueError if it is no name.
+
+    Refused: control characters and line breaks, unassigned or private-use code points, symbols (math, currency,
+    emoji...), a combining mark that follows no letter or comes 5th in a row, and no letter once normalised.
+    The cleaned name compares like the raw one: normalise_name(clean_name(x)) == normalise_name(x).
+    """
+    visible = _without_invisibles(name)
+    refused = sorted({unicodedata.category(char) for char in visible} & _REFUSED_IN_NAMES)
+    if refused:
+        raise ValueError(f"a name cannot contain characters of the Unicode categories {', '.join(refused)}")
+    cleaned = " ".join(unicodedata.normalize("NFC", visible).split())
+    if not any(unicodedata.category(char).startswith("L") for char in normalise_name(cleaned)):
+        raise ValueError("a name needs at least one letter")
+    _check_combining_marks(cleaned)
+    return cleaned
+
+
+def _check_combining_marks(text: str) -> None:
+    """Each combining mark follows a letter (or another mark), at most 4 in a row: no stacked or loose accents."""
+    run = 0
+    previous = " "
+    for char in text:
+        if not unicodedata.category(char).startswith("M"):
+            run, previous = 0, char
+            continue
+        run += 1
+        if not unicodedata.category(previous).startswith("L"):
+            raise ValueError("a combining mark in a name must follow a letter")
+        if run > MAX_COMBINING_MARKS_IN_A_ROW:
+            raise ValueError(f"a name has at most {MAX_COMBINING_MARKS_IN_A_ROW} combining marks in a row")
 
 
 def name_key(last_name: str, first_name: str) -> str:
+    """What automatic matching stores and compares for a person's names (clean names have no "|")."""
     return f"{normalise_name(last_name)}|{normalise_name(first_name)}"
 
 
@@ -140,7 +210,7 @@ class ThrottlePolicy:
         if consecutive_failures < self.free_failures:
             return 0
         exponent = min(consecutive_failures - self.free_failures, 32)
-        return min(self.base_delay_seconds * 2**exponent, self.max_delay_seconds)
+        return min(self.base_delay_seconds * (1 << exponent), self.max_delay_seconds)
 
     def decide(
         self, consecutive_failures: int, last_failure_at: dt.datetime | None, now: dt.datetime
@@ -167,7 +237,8 @@ def requester_retry_after(failure_times: list[dt.datetime], limit: int, now: dt.
 
 
 def child_initial(first_name: str) -> str:
-    stripped = first_name.strip()
+    """The first visible character, upper-cased ("?" if none): an older row may begin with a zero-width space."""
+    stripped = _without_invisibles(first_name).strip()
     return stripped[:1].upper() if stripped else "?"
 
 

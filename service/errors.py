@@ -46,6 +46,11 @@ ActivationRequired = _error("activation_required", 409, "the account must be act
 NamesDiffer = _error("names_differ", 409, "the last and first names of the two accounts are not identical")
 SameAccount = _error("same_account", 409, "the source account is the account you are logged in with")
 TicketInvalid = _error("ticket_invalid", 410, "ticket unknown, expired, already used or bound to another session")
+ActivationSuperseded = _error(
+    "activation_superseded",
+    409,
+    "the account was activated, or given a new temporary password, after this ticket was issued: log in again",
+)
 MergeConflict = _error("merge_conflict", 409, "the source account was merged meanwhile by another request")
 IdempotencyConflict = _error("idempotency_conflict", 422, "idempotency key already used with a different body")
 PasswordPolicyViolation = _error("password_policy", 422, "the new password does not meet the password policy")

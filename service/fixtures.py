@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import pathlib
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -22,12 +23,13 @@ from service.domain import (
     normalise_temporary_password,
     utc_now,
 )
-from service.models import Account, AccountStatus, GuardianLink, School, Student
+from service.models import Account, AccountStatus, GuardianLink, School, SchoolClient, Student
 from service.schemas import AccountIdentifier, Ine, Mobile, PersonName, SchoolName, Uai, ValidEmail
-from service.security import CredentialHasher
+from service.school_clients import SchoolClientName, SchoolClientToken, set_schools
+from service.security import CredentialHasher, token_digest
 from service.settings import ServiceSettings
 
-DEMO_FIXTURE = pathlib.Path(__file__).with_name("demo_fixture.json")
+DEMO_FIXTURE: Traversable = files("service") / "demo_fixture.json"  # package data, in the wheel too
 
 
 class FixtureError(Exception):
@@ -86,10 +88,27 @@ class FixtureStudent(_Item):
     guardians: list[FixtureGuardian] = Field(default_factory=list)
 
 
+class FixtureSchoolClient(_Item):
+    """A school client with a known token (tests, staging); production ones come from `rattacher school-client`."""
+
+    name: SchoolClientName
+    uais: list[Uai] = Field(min_length=1)
+    token: SchoolClientToken
+
+
 class Fixture(_Item):
     schools: list[FixtureSchool] = Field(default_factory=list)
     accounts: list[FixtureAccount] = Field(default_factory=list)
     students: list[FixtureStudent] = Field(default_factory=list)
+    school_clients: list[FixtureSchoolClient] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def school_clients_are_distinct(self) -> Self:
+        names = [client.name for client in self.school_clients]
+        tokens = [client.token for client in self.school_clients]
+        if len(set(names)) != len(names) or len(set(tokens)) != len(tokens):
+            raise ValueError("school_clients: each name and each token may appear only once")
+        return self
 
 
 @dataclass
@@ -100,14 +119,22 @@ class LoadReport:
     accounts_kept_merged: list[str] = field(default_factory=list)
     students: int = 0
     links_added: int = 0
+    school_clients: int = 0
+    school_clients_kept_revoked: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         kept = (
             f", {len(self.accounts_kept_merged)} already merged left as they are" if self.accounts_kept_merged else ""
         )
+        clients = f", {self.school_clients} school clients" if self.school_clients else ""
+        revoked = (
+            f" ({len(self.school_clients_kept_revoked)} revoked left as they are)"
+            if self.school_clients_kept_revoked
+            else ""
+        )
         return (
             f"{self.schools} schools, {self.accounts_created} accounts created, {self.accounts_updated} updated{kept}, "
-            f"{self.students} students, {self.links_added} guardian links added"
+            f"{self.students} students, {self.links_added} guardian links added{clients}{revoked}"
         )
 
 
@@ -136,7 +163,7 @@ def parse_fixture(raw: bytes) -> Fixture:
 
 async def load_fixture_file(
     database_url: str,
-    path: pathlib.Path,
+    path: Traversable,
     *,
     settings: ServiceSettings | None = None,
     hasher: CredentialHasher | None = None,
@@ -191,6 +218,8 @@ class _FixtureWriter:
                 await self._mark_merged(index, account, item.merged_into)
         for index, student in enumerate(fixture.students):
             await self._upsert_student(index, student)
+        for index, client in enumerate(fixture.school_clients):
+            await self._upsert_school_client(index, client)
         if self.errors:
             raise FixtureError(self.errors)
         return self.report
@@ -205,7 +234,8 @@ class _FixtureWriter:
 
     async def _upsert_account(self, item: FixtureAccount, hashes: _Hashes) -> Account | None:
         account = await self.session.scalar(select(Account).where(Account.identifier == item.identifier))
-        if account is not None and account.status == AccountStatus.MERGED and item.status != AccountStatus.MERGED:
+        kept_merged = account is not None and account.status == AccountStatus.MERGED
+        if kept_merged and AccountStatus(item.status) != AccountStatus.MERGED:
             self.report.accounts_kept_merged.append(item.identifier)
             return None
         if account is None:
@@ -264,6 +294,26 @@ class _FixtureWriter:
             self.report.links_added += 1
         else:
             link.legal_guardian = guardian.legal_guardian
+
+    async def _upsert_school_client(self, index: int, item: FixtureSchoolClient) -> None:
+        """By name; a revoked client stays revoked (a reload never revives a token)."""
+        digest = token_digest(item.token)
+        holder = await self.session.scalar(select(SchoolClient).where(SchoolClient.token_hash == digest))
+        if holder is not None and holder.name != item.name:
+            self.errors.append(f"school_clients[{index}].token: already the token of another school client")
+            return
+        client = await self.session.scalar(select(SchoolClient).where(SchoolClient.name == item.name))
+        if client is not None and client.revoked_at is not None:
+            self.report.school_clients_kept_revoked.append(item.name)
+            return
+        if client is None:
+            client = SchoolClient(name=item.name, token_hash=digest, created_at=self.now)
+            self.session.add(client)
+        elif client.token_hash != digest:
+            client.token_hash, client.token_rotated_at = digest, self.now
+        await self.session.flush()
+        await set_schools(self.session, client.id, frozenset(item.uais))
+        self.report.school_clients += 1
 
 
 def _apply_account_fields(account: Account, item: FixtureAccount, hashes: _Hashes, default_expiry: dt.datetime) -> None:

@@ -7,14 +7,16 @@ import datetime as dt
 from aiohttp import web
 from sqlalchemy import select
 
-from service import credentials, escalations, merging, parents, school
+from service import credentials, escalations, merging, parents, school, throttling
 from service.context import ServiceContext
-from service.errors import ValidationFailed
+from service.errors import Forbidden, ValidationFailed
 from service.models import OutboxEvent
 from service.relay.events import AsyncApiDocument, asyncapi_document
 from service.routing import (
+    CLIENT_KIND_KEY,
     PARENT_SESSION_HEADER,
     REQUESTER_HEADER,
+    SCHOOL_CLIENT_KEY,
     ClientKind,
     Route,
     json_reply,
@@ -49,6 +51,7 @@ from service.schemas import (
     StudentRegistrationResponse,
     TemporaryPasswordResponse,
 )
+from service.school_clients import SchoolScope
 
 CONTEXT_KEY = web.AppKey("service_context", ServiceContext)
 OPENAPI_KEY = web.AppKey("openapi_document", dict)
@@ -59,8 +62,22 @@ def _context(request: web.Request) -> ServiceContext:
     return request.app[CONTEXT_KEY]
 
 
+def _school_client(request: web.Request) -> SchoolScope:
+    """The authenticated school client and the schools it serves."""
+    if SCHOOL_CLIENT_KEY not in request:
+        raise Forbidden()
+    return request[SCHOOL_CLIENT_KEY]
+
+
 def _session_token(request: web.Request) -> str | None:
     return optional_header(request, PARENT_SESSION_HEADER)
+
+
+def _caller(request: web.Request) -> throttling.Caller:
+    """Whom a credential check counts against: the authenticated client and the X-Requester it sends."""
+    return throttling.Caller(
+        client=request[CLIENT_KIND_KEY].value, requester=optional_header(request, REQUESTER_HEADER)
+    )
 
 
 def _logged_in(result: parents.LoggedIn) -> web.Response:
@@ -87,9 +104,7 @@ async def open_session(request: web.Request) -> web.Response:
     """Log in with an identifier and a password or temporary password."""
     context = _context(request)
     credentials = await parse_body(request, Credentials)
-    result = await parents.log_in(
-        context, credentials.identifier, credentials.password, optional_header(request, REQUESTER_HEADER)
-    )
+    result = await parents.log_in(context, credentials.identifier, credentials.password, _caller(request))
     if isinstance(result, parents.LoggedIn):
         return _logged_in(result)
     policy = PasswordPolicyOut.model_validate(context.password_policy.explain())
@@ -129,7 +144,7 @@ async def preview_merge(request: web.Request) -> web.Response:
         _session_token(request),
         credentials.identifier,
         credentials.password,
-        optional_header(request, REQUESTER_HEADER),
+        _caller(request),
     )
     body = MergePreviewResponse(
         ticket=preview.ticket.token,
@@ -176,7 +191,7 @@ async def register_students(request: web.Request) -> web.Response:
         )
         for student in body.students
     ]
-    outcomes = await school.register_students(_context(request), registrations)
+    outcomes = await school.register_students(_context(request), _school_client(request), registrations)
     response = StudentRegistrationResponse(
         students=[
             RegisteredStudentOut(ine=student.ine, guardians=[GuardianOutcomeOut(**vars(item)) for item in items])
@@ -187,8 +202,10 @@ async def register_students(request: web.Request) -> web.Response:
 
 
 async def issue_temporary_password(request: web.Request) -> web.Response:
-    """School: issue a new temporary password (also lifts a credential lock)."""
-    issued = await school.issue_temporary_password(_context(request), request.match_info["identifier"])
+    """School: issue a new temporary password to a guardian of one of its students (also lifts a lock)."""
+    issued = await school.issue_temporary_password(
+        _context(request), _school_client(request), request.match_info["identifier"]
+    )
     return json_reply(TemporaryPasswordResponse(**vars(issued)), status=201)
 
 

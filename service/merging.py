@@ -9,9 +9,9 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,10 +21,12 @@ from service.credentials import (
     ParentContext,
     consume_ticket,
     find_usable_ticket,
+    holds_credential,
     issue_ticket,
     require_parent,
     verify_account_credentials,
 )
+from service.database import affected_rows
 from service.domain import child_initial, child_label, names_identical, normalise_name
 from service.errors import (
     AccountMerged,
@@ -47,9 +49,9 @@ from service.models import (
     Ticket,
     TicketKind,
 )
-from service.parents import requester_keys
 from service.records import audit, publish, school_uais
 from service.relay.events import role_of
+from service.throttling import Caller, requester_limits
 
 REF_BYTES = 3
 LinkObserver = Callable[[int], None]
@@ -106,14 +108,15 @@ def _no_observer(_student_id: int) -> None:
 
 
 async def preview_merge(
-    context: ServiceContext, session_token: str | None, identifier: str, password: str, requester: str | None
+    context: ServiceContext, session_token: str | None, identifier: str, password: str, caller: Caller
 ) -> MergePreview:
     """Check the source's credentials and the rules; return a ticket bound to this session and source."""
     parent = await require_parent(context, session_token)
     target = parent.account
     if target.status != AccountStatus.ACTIVE:
         raise ActivationRequired()
-    verified = await verify_account_credentials(context, identifier, password, requester_keys(requester, target.id))
+    limits = requester_limits(context.settings, caller, target.id)
+    verified = await verify_account_credentials(context, identifier, password, limits)
     source = verified.account
     if source.status == AccountStatus.MERGED:
         raise AccountMerged(details=[{"merged_into_current": await _merged_into(context, source, target.id)}])
@@ -131,6 +134,7 @@ async def preview_merge(
             now,
             kind=TicketKind.MERGE,
             account_id=target.id,
+            credential=verified.credential_digest,
             session_id=parent.session_id,
             source_account_id=source.id,
             children=children,
@@ -294,18 +298,21 @@ async def _merge_in_transaction(
     request: MergeRequest,
     on_link_written: LinkObserver,
 ) -> dict[str, Any]:
-    """Everything a merge writes, in the caller's transaction: any exception rolls all of it back."""
+    """Everything a merge writes, in the caller's transaction: any exception rolls all of it back.
+
+    Accounts are locked before the ticket is consumed (the order every use case follows: no deadlock).
+    """
     now = context.clock()
     target, source_id = parent.account, ticket.source_account_id
     if source_id is None:
         raise TicketInvalid()
-    await consume_ticket(session, ticket.id, now)
     await _lock_accounts(session, target.id, source_id, now)
+    await consume_ticket(session, ticket.id, now)
     snapshot = ticket.children or []
     await _ensure_source_children_unchanged(session, source_id, snapshot)
     source = await session.get(Account, source_id)
-    if source is None:
-        raise TicketInvalid()
+    if source is None or not holds_credential(source, ticket.credential_digest, now, temporary_only=False):
+        raise TicketInvalid("the source account's credentials changed since the preview; preview again")
     merge_id = str(uuid.uuid4())
     outcome = await _link_children(session, target, snapshot, declared, merge_id, now, on_link_written)
     await session.execute(
@@ -465,8 +472,7 @@ async def _lock_accounts(session: AsyncSession, target_id: int, source_id: int, 
                     updated_at=now,
                 )
             )
-        result = cast(CursorResult[Any], await session.execute(statement))
-        if result.rowcount != 1:
+        if affected_rows(await session.execute(statement)) != 1:
             raise MergeConflict()
 
 

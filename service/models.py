@@ -77,6 +77,28 @@ class School(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class SchoolClient(Base):
+    """A school-side API client: its token is stored as a SHA-256 digest, its scope is a set of UAIs."""
+
+    __tablename__ = "school_clients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    token_rotated_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class SchoolClientSchool(Base):
+    """One school (UAI) a school client serves; the school need not be registered yet."""
+
+    __tablename__ = "school_client_schools"
+    __table_args__ = (UniqueConstraint("client_id", "uai", name="uq_school_client_schools_client_uai"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("school_clients.id"))
+    uai: Mapped[str] = mapped_column(String(8))
+
+
 class Student(Base):
     __tablename__ = "students"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -131,19 +153,26 @@ class ParentSession(Base):
 
 
 class Ticket(Base):
-    """Short-lived single-use proof: activation (after a temporary password) or merge (after a preview)."""
+    """Short-lived single-use proof: activation (after a temporary password) or merge (after a preview).
+
+    `credential_digest` binds the ticket to the exact credential it was issued for (a digest of its stored
+    hash: the temporary password for an activation, the source's proved credential for a merge); a change
+    of an account's credentials sets `voided_at` on every unused ticket that involves the account.
+    """
 
     __tablename__ = "tickets"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("parent_sessions.id"))
-    source_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    source_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     children: Mapped[list[Any] | None]
+    credential_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
+    voided_at: Mapped[dt.datetime | None]
 
 
 class CredentialThrottle(Base):

@@ -12,15 +12,18 @@ from service.credentials import (
     IssuedToken,
     consume_ticket,
     find_usable_ticket,
+    holds_credential,
     issue_ticket,
     open_parent_session,
     require_parent,
     verify_account_credentials,
+    void_outstanding_tickets,
 )
 from service.domain import child_initial, child_label
-from service.errors import AccountMerged, PasswordPolicyViolation, TicketInvalid
-from service.models import Account, AccountStatus, GuardianLink, ParentSession, Student, TicketKind
+from service.errors import AccountMerged, ActivationSuperseded, PasswordPolicyViolation, TicketInvalid
+from service.models import Account, AccountStatus, GuardianLink, ParentSession, Student, Ticket, TicketKind
 from service.records import audit, publish
+from service.throttling import Caller, requester_limits
 
 
 @dataclass(frozen=True)
@@ -54,25 +57,26 @@ class Child:
     legal_guardian: bool
 
 
-def requester_keys(requester: str | None, account_id: int | None = None) -> list[str]:
-    """Who is making attempts: the chat identity from the bot, and the logged-in parent if any."""
-    keys = [f"requester:{requester}"] if requester else []
-    if account_id is not None:
-        keys.append(f"account:{account_id}")
-    return keys
-
-
 async def log_in(
-    context: ServiceContext, identifier: str, password: str, requester: str | None
+    context: ServiceContext, identifier: str, password: str, caller: Caller
 ) -> LoggedIn | ActivationNeeded:
-    verified = await verify_account_credentials(context, identifier, password, requester_keys(requester))
+    """A session, or an activation ticket bound to the temporary password just proved."""
+    limits = requester_limits(context.settings, caller)
+    verified = await verify_account_credentials(context, identifier, password, limits)
     account = verified.account
     if account.status == AccountStatus.MERGED:
         raise AccountMerged()
     now = context.clock()
     async with context.transaction() as session:
         if verified.used_temporary_password:
-            ticket = issue_ticket(session, context, now, kind=TicketKind.ACTIVATION, account_id=account.id)
+            ticket = issue_ticket(
+                session,
+                context,
+                now,
+                kind=TicketKind.ACTIVATION,
+                account_id=account.id,
+                credential=verified.credential_digest,
+            )
             return ActivationNeeded(ticket=ticket)
         token = open_parent_session(session, context, account.id, now)
         audit(session, now, "session.opened", "bot", account.id)
@@ -80,13 +84,15 @@ async def log_in(
 
 
 async def activate(context: ServiceContext, ticket_token: str, new_password: str) -> LoggedIn:
-    """Choose a password with an activation ticket: temporary password consumed, account active, old sessions ended."""
+    """Choose a password with an activation ticket: temporary password consumed, account active, old sessions ended.
+
+    The ticket works only while the account still holds the very temporary password it was issued for;
+    activating voids every other ticket of the account (docs/service.md, "Tickets").
+    """
     now = context.clock()
     async with context.reading() as session:
         ticket = await find_usable_ticket(session, ticket_token, TicketKind.ACTIVATION, now)
-        account = await session.get(Account, ticket.account_id)
-    if account is None or account.status == AccountStatus.MERGED:
-        raise TicketInvalid()
+        account = _activatable(await session.get(Account, ticket.account_id), ticket, now)
     failed = context.password_policy.failed_rules(
         new_password, identifier=account.identifier, last_name=account.last_name, first_name=account.first_name
     )
@@ -95,20 +101,16 @@ async def activate(context: ServiceContext, ticket_token: str, new_password: str
     password_hash = await context.hasher.hash(new_password)
     now = context.clock()
     async with context.transaction() as session:
+        locked = await session.scalar(select(Account).where(Account.id == ticket.account_id).with_for_update())
+        account = _activatable(locked, ticket, now)
         await consume_ticket(session, ticket.id, now)
-        activated = await session.execute(
-            update(Account)
-            .where(Account.id == account.id, Account.status != AccountStatus.MERGED)
-            .values(
-                status=AccountStatus.ACTIVE,
-                password_hash=password_hash,
-                temporary_password_hash=None,
-                temporary_password_expires_at=None,
-                updated_at=now,
-            )
-        )
-        if activated.rowcount != 1:
-            raise TicketInvalid()
+        account.status = AccountStatus.ACTIVE
+        account.password_hash = password_hash
+        account.temporary_password_hash = None
+        account.temporary_password_expires_at = None
+        account.updated_at = now
+        await session.flush()
+        await void_outstanding_tickets(session, account.id, now)
         await session.execute(
             update(ParentSession)
             .where(ParentSession.account_id == account.id, ParentSession.revoked_at.is_(None))
@@ -118,6 +120,15 @@ async def activate(context: ServiceContext, ticket_token: str, new_password: str
         audit(session, now, "account.activated", "bot", account.id)
         publish(session, now, "account.activated", account_identifier=account.identifier)
     return LoggedIn(session=token, account=AccountSummary.of(account))
+
+
+def _activatable(account: Account | None, ticket: Ticket, now: dt.datetime) -> Account:
+    """Merged: `ticket_invalid`; activated or given another temporary password since: `activation_superseded`."""
+    if account is None or account.status == AccountStatus.MERGED:
+        raise TicketInvalid()
+    if not holds_credential(account, ticket.credential_digest, now, temporary_only=True):
+        raise ActivationSuperseded()
+    return account
 
 
 async def list_children(context: ServiceContext, session_token: str | None) -> tuple[AccountSummary, list[Child]]:

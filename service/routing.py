@@ -23,6 +23,7 @@ from service.errors import (
     ValidationFailed,
 )
 from service.schemas import ErrorDetail, ErrorResponse
+from service.school_clients import SchoolScope
 
 logger = logging.getLogger(__name__)
 
@@ -58,30 +59,55 @@ class Route:
 
 
 CLIENT_KIND_KEY = web.RequestKey("client_kind", ClientKind)
+SCHOOL_CLIENT_KEY = web.RequestKey("school_client", SchoolScope)
+SchoolClientLookup = Callable[[web.Request, str], Awaitable[SchoolScope | None]]
 
 
 class ClientDirectory:
-    """Which client kind a bearer token belongs to (constant-time comparisons)."""
+    """Which client a bearer token belongs to: a configured token (constant-time), else a school client."""
 
-    def __init__(self, tokens: Mapping[ClientKind, SecretStr | None]) -> None:
+    def __init__(
+        self, tokens: Mapping[ClientKind, SecretStr | None], school_clients: SchoolClientLookup | None = None
+    ) -> None:
         self._tokens = [(kind, token.get_secret_value().encode()) for kind, token in tokens.items() if token]
+        self._school_clients = school_clients
 
     @property
     def configured(self) -> bool:
         return bool(self._tokens)
 
     def kind_of(self, authorization: str | None) -> ClientKind:
-        scheme, _, presented = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
+        found = self._configured_kind(_bearer_token(authorization))
+        if found is None:
             raise Unauthorized()
-        presented_bytes = presented.strip().encode()
+        return found
+
+    async def identify(self, request: web.Request) -> ClientKind:
+        """The request's client kind; a school client's scope is kept on the request (SCHOOL_CLIENT_KEY)."""
+        presented = _bearer_token(request.headers.get("Authorization"))
+        found = self._configured_kind(presented)
+        if found is not None:
+            return found
+        school_client = await self._school_clients(request, presented) if self._school_clients else None
+        if school_client is None:
+            raise Unauthorized()
+        request[SCHOOL_CLIENT_KEY] = school_client
+        return ClientKind.SCHOOL
+
+    def _configured_kind(self, presented: str) -> ClientKind | None:
+        presented_bytes = presented.encode()
         found = None
         for kind, token in self._tokens:
             if hmac.compare_digest(token, presented_bytes):
                 found = kind
-        if found is None:
-            raise Unauthorized()
         return found
+
+
+def _bearer_token(authorization: str | None) -> str:
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise Unauthorized()
+    return presented.strip()
 
 
 def guarded(route: Route, directory: ClientDirectory) -> Handler:
@@ -89,7 +115,7 @@ def guarded(route: Route, directory: ClientDirectory) -> Handler:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if not route.public:
-            kind = directory.kind_of(request.headers.get("Authorization"))
+            kind = await directory.identify(request)
             if kind not in route.clients:
                 raise Forbidden()
             request[CLIENT_KIND_KEY] = kind

@@ -9,14 +9,20 @@ from aiohttp import web
 
 from service.app import create_app
 from service.database import upgrade_schema
+from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
 
 @asynccontextmanager
-async def running_service(settings: ServiceSettings, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Upgrade the schema, serve the app, yield its base URL ("http://127.0.0.1:PORT"), then stop."""
+async def running_service(
+    settings: ServiceSettings, *, host: str = "127.0.0.1", port: int = 0, hasher: CredentialHasher | None = None
+) -> AsyncIterator[str]:
+    """Upgrade the schema, serve the app, yield its base URL ("http://127.0.0.1:PORT"), then stop.
+
+    `hasher` defaults to the settings' argon2id parameters; tests and the benchmark inject a cheaper one.
+    """
     await upgrade_schema(settings.database_url)
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = web.AppRunner(create_app(settings, hasher=hasher), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

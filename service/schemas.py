@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
-from service.domain import normalise_email, normalise_identifier, normalise_mobile, normalise_name
+from service.domain import clean_name, normalise_email, normalise_identifier, normalise_mobile, normalise_name
 
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
@@ -40,9 +40,19 @@ def _fits_once_normalised(normalise: Callable[[str], str], limit: int) -> AfterV
     return AfterValidator(check)
 
 
+def _person_name(name: str) -> str:
+    """The cleaned name (see service.domain.clean_name), stored and shown as is; ValueError if it is no name."""
+    cleaned = clean_name(name)
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise ValueError(f"too long once cleaned (at most {MAX_NAME_LENGTH} characters)")
+    return cleaned
+
+
+# Every name that comes in (school registrations, fixtures) goes through this type: cleaned, then bounded.
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_person_name),
     _fits_once_normalised(normalise_name, MAX_NAME_LENGTH),
 ]
 AccountIdentifier = Annotated[

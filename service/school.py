@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import throttling
 from service.context import ServiceContext
-from service.credentials import find_account
+from service.credentials import find_account, void_outstanding_tickets
 from service.domain import (
     generate_temporary_password,
     name_key,
@@ -22,10 +25,15 @@ from service.domain import (
     normalise_name,
     normalise_temporary_password,
 )
-from service.errors import AccountMerged, NotFound
+from service.errors import AccountMerged, Forbidden, NotFound, ServiceError
 from service.models import Account, AccountStatus, GuardianLink, School, Student
 from service.records import audit, publish, school_uais
 from service.relay.events import role_of
+from service.school_clients import SchoolScope
+
+MAX_AUDITED_IDENTIFIER = 64
+NOT_SERVED = "this school client does not serve this school"
+STUDENT_NOT_SERVED = "this student is enrolled in a school this school client does not serve"
 
 
 @dataclass(frozen=True)
@@ -79,23 +87,35 @@ class _NewAccountCredential:
 
 
 async def register_students(
-    context: ServiceContext, registrations: list[StudentRegistration]
+    context: ServiceContext, client: SchoolScope, registrations: list[StudentRegistration]
 ) -> list[list[GuardianOutcome]]:
-    """Upsert schools and students, attach each guardian to the identical account or a new pending one."""
+    """Upsert schools and students, attach each guardian to the identical account or a new pending one.
+
+    All or nothing: one student outside the client's schools refuses the whole batch (403, audited).
+    """
     identities = {
         declaration.identity.match_key: declaration.identity for r in registrations for declaration in r.guardians
     }
-    async with context.reading() as session:
+    summary = _registration_summary(registrations)
+    async with _refusals_audited(context, client, "school.students_refused", **summary), context.reading() as session:
+        _check_scope(await _registration_refusals(session, client, registrations))
         matched = {key: await _matching_account(session, key) for key in identities}
     unmatched = [key for key, account in matched.items() if account is None]
     credentials = dict(
         zip(unmatched, await asyncio.gather(*(_new_credential(context) for _ in unmatched)), strict=True)
     )
+    uais_of = _uais_by_guardian(registrations)
     now = context.clock()
-    async with context.transaction() as session:
+    async with (
+        _refusals_audited(context, client, "school.students_refused", **summary),
+        context.transaction() as session,
+    ):
+        _check_scope(await _registration_refusals(session, client, registrations))
         accounts: dict[tuple[str, str, str], tuple[Account, str | None]] = {}
         for key, identity in identities.items():
-            accounts[key] = await _matching_or_new_account(session, context, identity, credentials.get(key), now)
+            accounts[key] = await _matching_or_new_account(
+                session, context, identity, credentials.get(key), now, (client.name, uais_of[key])
+            )
         results = []
         for registration in registrations:
             student = await _upsert_student(session, registration)
@@ -105,7 +125,67 @@ async def register_students(
                 await _ensure_link(session, student, account, declaration.legal_guardian, now)
                 outcomes.append(GuardianOutcome(account.identifier, temporary_password is not None, temporary_password))
             results.append(outcomes)
+        audit(session, now, "school.students_registered", client.name, None, **summary)
     return results
+
+
+@contextlib.asynccontextmanager
+async def _refusals_audited(
+    context: ServiceContext, client: SchoolScope, action: str, **details: Any
+) -> AsyncIterator[None]:
+    """A refusal raised inside (its transaction rolled back) is audited in a transaction of its own."""
+    try:
+        yield
+    except ServiceError as error:
+        async with context.transaction() as session:
+            audit(
+                session, context.clock(), action, client.name, None, **details, code=error.code, refused=error.details
+            )
+        raise
+
+
+def _check_scope(refusals: list[dict[str, Any]]) -> None:
+    if refusals:
+        raise Forbidden("this school client may only register students of the schools it serves", details=refusals)
+
+
+async def _registration_refusals(
+    session: AsyncSession, client: SchoolScope, registrations: list[StudentRegistration]
+) -> list[dict[str, Any]]:
+    """Each student of a school the client does not serve, or already enrolled in such a school."""
+    refusals: list[dict[str, Any]] = [
+        {"loc": ["students", index, "school", "uai"], "msg": NOT_SERVED, "type": "school_not_served", "uai": uai}
+        for index, uai in enumerate(registration.school_uai for registration in registrations)
+        if not client.serves(uai)
+    ]
+    rows = await session.execute(
+        select(Student.ine, School.uai)
+        .join(School, School.id == Student.school_id)
+        .where(Student.ine.in_({registration.ine for registration in registrations}))
+    )
+    enrolled: dict[str, str] = {ine: uai for ine, uai in rows}
+    refusals += [
+        {"loc": ["students", index, "ine"], "msg": STUDENT_NOT_SERVED, "type": "student_not_served"}
+        for index, registration in enumerate(registrations)
+        if registration.ine in enrolled and not client.serves(enrolled[registration.ine])
+    ]
+    return refusals
+
+
+def _registration_summary(registrations: list[StudentRegistration]) -> dict[str, list[str]]:
+    """What the audit keeps of a batch: the schools and the students."""
+    return {
+        "uais": sorted({registration.school_uai for registration in registrations}),
+        "ines": [registration.ine for registration in registrations],
+    }
+
+
+def _uais_by_guardian(registrations: list[StudentRegistration]) -> dict[tuple[str, str, str], list[str]]:
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for registration in registrations:
+        for declaration in registration.guardians:
+            found.setdefault(declaration.identity.match_key, set()).add(registration.school_uai)
+    return {key: sorted(uais) for key, uais in found.items()}
 
 
 async def _new_credential(context: ServiceContext) -> _NewAccountCredential:
@@ -134,6 +214,7 @@ async def _matching_or_new_account(
     identity: GuardianIdentity,
     credential: _NewAccountCredential | None,
     now: dt.datetime,
+    audited_as: tuple[str, list[str]],
 ) -> tuple[Account, str | None]:
     existing = await _matching_account(session, identity.match_key)
     if existing is not None:
@@ -158,7 +239,8 @@ async def _matching_or_new_account(
     )
     session.add(account)
     await session.flush()
-    audit(session, now, "account.created", "school", account.id)
+    actor, uais = audited_as
+    audit(session, now, "account.created", actor, account.id, uais=uais)
     return account, credential.temporary_password
 
 
@@ -216,15 +298,23 @@ async def _ensure_link(
     )
 
 
-async def issue_temporary_password(context: ServiceContext, identifier: str) -> TemporaryPasswordIssued:
-    """A new temporary password for an account; it also lifts a lock on that identifier."""
+async def issue_temporary_password(
+    context: ServiceContext, client: SchoolScope, identifier: str
+) -> TemporaryPasswordIssued:
+    """A new temporary password for an account guarding a student of the client's schools; it also lifts a lock.
+
+    Any other account gets the very 404 an unknown identifier gets (and the refusal is audited).
+    """
     temporary_password = generate_temporary_password()
     temporary_hash = await context.hasher.hash(normalise_temporary_password(temporary_password))
     now = context.clock()
     expires_at = now + context.temporary_password_validity
-    async with context.transaction() as session:
+    asked = {"identifier": normalise_identifier(identifier)[:MAX_AUDITED_IDENTIFIER], "uais": sorted(client.uais)}
+    refusals = _refusals_audited(context, client, "school.temporary_password_refused", **asked)
+    async with refusals, context.transaction() as session:
         account = await find_account(session, identifier)
-        if account is None:
+        served = await _uais_guarded_by(session, account, client) if account is not None else []
+        if account is None or not served:
             raise NotFound("no account with this identifier")
         if account.status == AccountStatus.MERGED:
             raise AccountMerged()
@@ -232,7 +322,22 @@ async def issue_temporary_password(context: ServiceContext, identifier: str) -> 
         account.temporary_password_expires_at = expires_at
         account.updated_at = now
         await throttling.reset_failures(session, normalise_identifier(identifier))
-        audit(session, now, "temporary_password.issued", "school", account.id)
+        await void_outstanding_tickets(session, account.id, now)
+        audit(session, now, "temporary_password.issued", client.name, account.id, uais=served)
     return TemporaryPasswordIssued(
         identifier=account.identifier, temporary_password=temporary_password, expires_at=expires_at
+    )
+
+
+async def _uais_guarded_by(session: AsyncSession, account: Account, client: SchoolScope) -> list[str]:
+    """The client's schools where this account guards a student (none: the account is out of its reach)."""
+    return list(
+        await session.scalars(
+            select(School.uai)
+            .distinct()
+            .join(Student, Student.school_id == School.id)
+            .join(GuardianLink, GuardianLink.student_id == Student.id)
+            .where(GuardianLink.account_id == account.id, School.uai.in_(sorted(client.uais)))
+            .order_by(School.uai)
+        )
     )

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ARGON2_MINIMUM_MEMORY_KIB = 19456
 ARGON2_MINIMUM_TIME_COST = 2
+SCHOOL_TOKEN_REMOVED = (
+    "RATTACHER_SCHOOL_TOKEN is no longer supported: each school client now has its own token, "
+    "tied to the schools it serves; create them with `rattacher school-client add NAME --uai UAI` "
+    "and unset RATTACHER_SCHOOL_TOKEN"
+)
+ARGON2_MINIMUM_PARALLELISM = 1
+ENV_PREFIX = "RATTACHER_"
+ARGON2_MINIMUMS = {
+    "argon2_memory_cost_kib": ARGON2_MINIMUM_MEMORY_KIB,
+    "argon2_time_cost": ARGON2_MINIMUM_TIME_COST,
+    "argon2_parallelism": ARGON2_MINIMUM_PARALLELISM,
+}
 
 
 class ServiceSettings(BaseSettings):
     """Everything the service needs; construct it in the composition root, never at import time."""
 
-    model_config = SettingsConfigDict(env_prefix="RATTACHER_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./var/rattacher.db"
     service_token: SecretStr | None = None
-    school_token: SecretStr | None = None
+    school_token: SecretStr | None = Field(default=None, description="removed: refused when set")
     agent_token: SecretStr | None = None
     downstream_token: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -32,11 +44,12 @@ class ServiceSettings(BaseSettings):
     throttle_max_delay_seconds: int = Field(default=900, ge=1)
     throttle_lock_failures: int = Field(default=100, ge=2)
     requester_failures_per_hour: int = Field(default=10, ge=1)
+    client_failures_per_hour: int = Field(default=1000, ge=1)
 
     password_min_length: int = Field(default=10, ge=8)
-    argon2_memory_cost_kib: int = Field(default=ARGON2_MINIMUM_MEMORY_KIB, ge=8)
-    argon2_time_cost: int = Field(default=ARGON2_MINIMUM_TIME_COST, ge=1)
-    argon2_parallelism: int = Field(default=1, ge=1)
+    argon2_memory_cost_kib: int = ARGON2_MINIMUM_MEMORY_KIB
+    argon2_time_cost: int = ARGON2_MINIMUM_TIME_COST
+    argon2_parallelism: int = ARGON2_MINIMUM_PARALLELISM
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -57,3 +70,23 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_seconds: float = Field(default=1.0, gt=0)
     relay_retention_hours: float = Field(default=168.0, ge=0)
     relay_purge_batch_size: int = Field(default=1000, ge=1)
+
+    @field_validator("school_token")
+    @classmethod
+    def _school_token_removed(cls, value: SecretStr | None) -> None:
+        """The one shared school token served every school: refuse it rather than ignore it silently."""
+        if value is not None:
+            raise ValueError(SCHOOL_TOKEN_REMOVED)
+
+    @field_validator(*ARGON2_MINIMUMS)
+    @classmethod
+    def _argon2_at_least_the_owasp_minimum(cls, value: int, info: ValidationInfo) -> int:
+        """Refuse argon2id parameters below OWASP's minimum (m=19456 KiB, t=2, p=1), naming the variable."""
+        name = info.field_name or ""
+        minimum = ARGON2_MINIMUMS[name]
+        if value < minimum:
+            raise ValueError(
+                f"{ENV_PREFIX}{name.upper()} must be at least {minimum} "
+                f"(OWASP minimum for argon2id: m=19456 KiB, t=2, p=1), got {value}"
+            )
+        return value

@@ -1,16 +1,19 @@
 """Failure counters stored in the database, so the limits hold across processes and concurrent requests.
 
 Each attempt is counted as a failure *before* the password is verified, in the same transaction that
-checks the limits (the counter row is locked), and is un-counted when it succeeds: parallel guesses
-cannot slip past the limits.
+checks the limits, and is un-counted when it succeeds: parallel guesses cannot slip past the limits.
+That transaction first takes one lock per requester bucket (PostgreSQL: transaction-level advisory
+locks, in a fixed order; SQLite: BEGIN IMMEDIATE already serialises every writer), then locks the
+identifier's counter row, so two attempts counted against one bucket never check its count at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +21,25 @@ from service.context import ServiceContext
 from service.domain import REQUESTER_WINDOW, requester_retry_after
 from service.errors import CredentialLocked, Throttled
 from service.models import CredentialThrottle, RequesterFailure
+from service.settings import ServiceSettings
+
+ADVISORY_LOCK_NAMESPACE = 0x52415454  # "RATT": the first key of pg_advisory_xact_lock(int4, int4)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks for a credential check: the authenticated client, and the chat it says it acts for."""
+
+    client: str
+    requester: str | None = None
+
+
+@dataclass(frozen=True)
+class RequesterLimit:
+    """One bucket of failed verifications and how many it may hold per sliding hour."""
+
+    key: str
+    per_hour: int
 
 
 @dataclass(frozen=True)
@@ -26,27 +48,57 @@ class ReservedAttempt:
     requester_failure_ids: tuple[int, ...]
 
 
-async def reserve_attempt(context: ServiceContext, identifier_key: str, requester_keys: list[str]) -> ReservedAttempt:
+def requester_limits(settings: ServiceSettings, caller: Caller, account_id: int | None = None) -> list[RequesterLimit]:
+    """Every bucket a credential check counts against (the policy is in docs/service.md, "Throttling")."""
+    per_requester = settings.requester_failures_per_hour
+    chat = f"requester:{caller.requester}" if caller.requester else f"unidentified:{caller.client}"
+    limits = [
+        RequesterLimit(chat, per_requester),
+        RequesterLimit(f"client:{caller.client}", settings.client_failures_per_hour),
+    ]
+    if account_id is not None:
+        limits.append(RequesterLimit(f"account:{account_id}", per_requester))
+    return limits
+
+
+async def reserve_attempt(
+    context: ServiceContext, identifier_key: str, limits: list[RequesterLimit]
+) -> ReservedAttempt:
     """Raise `throttled` or `credential_locked`, or count this attempt as a failure until it succeeds."""
     now = context.clock()
+    keys = [limit.key for limit in limits]
     async with context.transaction() as session:
+        await _lock_requester_buckets(session, keys)
         await session.execute(_ensure_counter_statement(session, identifier_key, now))
         throttle = await session.scalar(
             select(CredentialThrottle).where(CredentialThrottle.identifier_key == identifier_key).with_for_update()
         )
         assert throttle is not None
-        await _raise_if_limited(session, context, throttle, requester_keys, now)
+        await _raise_if_limited(session, context, throttle, limits, now)
         throttle.consecutive_failures += 1
         throttle.last_failure_at = now
-        failures = [RequesterFailure(requester_key=key, failed_at=now) for key in requester_keys]
+        failures = [RequesterFailure(requester_key=key, failed_at=now) for key in keys]
         session.add_all(failures)
         await session.execute(
             delete(RequesterFailure).where(
-                RequesterFailure.requester_key.in_(requester_keys), RequesterFailure.failed_at <= now - REQUESTER_WINDOW
+                RequesterFailure.requester_key.in_(keys), RequesterFailure.failed_at <= now - REQUESTER_WINDOW
             )
         )
         await session.flush()
         return ReservedAttempt(identifier_key, tuple(failure.id for failure in failures))
+
+
+def advisory_lock_id(key: str) -> int:
+    """A signed 32-bit id for a bucket key (a collision only makes two buckets wait for each other)."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big", signed=True)
+
+
+async def _lock_requester_buckets(session: AsyncSession, keys: list[str]) -> None:
+    """PostgreSQL: one advisory lock per bucket until commit, always in ascending id order (no deadlock)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: this transaction began with BEGIN IMMEDIATE, it is the only writer until it ends
+    for lock_id in sorted({advisory_lock_id(key) for key in keys}):
+        await session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_NAMESPACE, lock_id)))
 
 
 async def attempt_succeeded(context: ServiceContext, attempt: ReservedAttempt) -> None:
@@ -64,13 +116,13 @@ async def _raise_if_limited(
     session: AsyncSession,
     context: ServiceContext,
     throttle: CredentialThrottle,
-    requester_keys: list[str],
+    limits: list[RequesterLimit],
     now: dt.datetime,
 ) -> None:
-    failure_times = await _recent_requester_failures(session, requester_keys, now)
-    limit = context.settings.requester_failures_per_hour
-    requester_wait = max((requester_retry_after(times, limit, now) for times in failure_times.values()), default=0)
-    if requester_wait:
+    waits = [
+        requester_retry_after(await _recent_failures(session, limit, now), limit.per_hour, now) for limit in limits
+    ]
+    if requester_wait := max(waits, default=0):
         raise Throttled(retry_after=requester_wait)
     decision = context.throttle_policy.decide(throttle.consecutive_failures, throttle.last_failure_at, now)
     if decision.locked:
@@ -79,27 +131,23 @@ async def _raise_if_limited(
         raise Throttled(retry_after=decision.retry_after_seconds)
 
 
-def _ensure_counter_statement(session: AsyncSession, identifier_key: str, now: dt.datetime):
+def _ensure_counter_statement(
+    session: AsyncSession, identifier_key: str, now: dt.datetime
+) -> postgresql.Insert | sqlite.Insert:
     """INSERT the identifier's counter at zero unless it exists (both dialects' ON CONFLICT DO NOTHING)."""
-    dialect_insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(CredentialThrottle).values(
         identifier_key=identifier_key, consecutive_failures=0, last_failure_at=now
     )
     return statement.on_conflict_do_nothing(index_elements=[CredentialThrottle.identifier_key])
 
 
-async def _recent_requester_failures(
-    session: AsyncSession, requester_keys: list[str], now: dt.datetime
-) -> dict[str, list[dt.datetime]]:
-    if not requester_keys:
-        return {}
-    rows = await session.execute(
-        select(RequesterFailure.requester_key, RequesterFailure.failed_at).where(
-            RequesterFailure.requester_key.in_(requester_keys),
-            RequesterFailure.failed_at > now - REQUESTER_WINDOW,
-        )
+async def _recent_failures(session: AsyncSession, limit: RequesterLimit, now: dt.datetime) -> list[dt.datetime]:
+    """The bucket's most recent failures of the last hour: at most as many as its limit (all that matter)."""
+    rows = await session.scalars(
+        select(RequesterFailure.failed_at)
+        .where(RequesterFailure.requester_key == limit.key, RequesterFailure.failed_at > now - REQUESTER_WINDOW)
+        .order_by(RequesterFailure.failed_at.desc())
+        .limit(limit.per_hour)
     )
-    failures: dict[str, list[dt.datetime]] = {}
-    for key, failed_at in rows:
-        failures.setdefault(key, []).append(failed_at)
-    return failures
+    return list(rows)

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.engine import make_url
 
+from service.security import CredentialHasher
+
 POSTGRES_URL_VARIABLE = "RATTACHER_TEST_POSTGRES_URL"
 
 
@@ -21,6 +23,12 @@ def database_backends() -> list[str]:
     if os.environ.get(POSTGRES_URL_VARIABLE):
         backends.append("postgresql")
     return backends
+
+
+@pytest.fixture
+def hasher() -> CredentialHasher:
+    """Real argon2id with cheap parameters, injected: the settings refuse anything below OWASP's minimum."""
+    return CredentialHasher(memory_cost_kib=1024, time_cost=1, parallelism=1)
 
 
 @pytest.fixture(params=database_backends())

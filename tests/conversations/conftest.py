@@ -18,9 +18,9 @@ from conversations.schema import upgrade_dialog_schema
 from conversations.settings import DialogSettings
 from conversations.store import DialogStore
 from service.app import create_app
-from service.context import hasher_from_settings
 from service.fixtures import load_fixture_file
 from service.models import Merge
+from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
 from .fake_service import FakeAccountService
@@ -72,28 +72,28 @@ DEMO_FIXTURE = Path(__file__).resolve().parents[2] / "service" / "demo_fixture.j
 
 @pytest.fixture
 def service_settings(database_url: str) -> ServiceSettings:
-    """The real service's settings: real argon2id with cheap parameters (production costs are tested apart)."""
+    """The real service's settings (the cheap `hasher` fixture is injected where the service is built)."""
     return ServiceSettings(
         _env_file=None,
         database_url=database_url,
         service_token=SecretStr(BOT_TOKEN),
         agent_token=SecretStr(AGENT_TOKEN),
-        argon2_memory_cost_kib=1024,
-        argon2_time_cost=1,
     )
 
 
 @pytest.fixture
-async def service_url(service_settings: ServiceSettings, clock: FakeClock) -> AsyncIterator[str]:
+async def service_url(
+    service_settings: ServiceSettings, clock: FakeClock, hasher: CredentialHasher
+) -> AsyncIterator[str]:
     """The real service app on a loopback port, with the demo data, sharing the test's clock."""
     await load_fixture_file(
         service_settings.database_url,
         DEMO_FIXTURE,
         settings=service_settings,
-        hasher=hasher_from_settings(service_settings),
+        hasher=hasher,
         clock=clock,
     )
-    async with serving(create_app(service_settings, clock=clock)) as url:
+    async with serving(create_app(service_settings, clock=clock, hasher=hasher)) as url:
         yield url
 
 

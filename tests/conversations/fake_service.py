@@ -19,6 +19,7 @@ from conversations.service_port import (
     AccountMerged,
     AccountSummary,
     ActivationNeeded,
+    ActivationSuperseded,
     Child,
     ChildrenList,
     EscalationReceipt,
@@ -141,6 +142,7 @@ class FakeAccountService:
     links: dict[tuple[str, str], bool] = field(default_factory=demo_links)  # (account, student) -> legal guardian
     sessions: dict[str, str] = field(default_factory=dict)  # token -> account identifier
     activation_tickets: dict[str, str] = field(default_factory=dict)
+    ticket_temporary_passwords: dict[str, str | None] = field(default_factory=dict)  # what each ticket is bound to
     merge_tickets: dict[str, FakeTicket] = field(default_factory=dict)
     merges: dict[str, tuple[list[RoleDeclaration], MergeResult]] = field(default_factory=dict)
     escalations: list[EscalationRequest] = field(default_factory=list)
@@ -223,6 +225,7 @@ class FakeAccountService:
         if account.status == "pending" or password == account.temporary_password:
             ticket = secrets.token_urlsafe(16)
             self.activation_tickets[ticket] = account.identifier
+            self.ticket_temporary_passwords[ticket] = account.temporary_password
             return ActivationNeeded(activation_ticket=ticket, password_policy={"min_length": MIN_PASSWORD_LENGTH})
         return self._open_session(account)
 
@@ -233,6 +236,8 @@ class FakeAccountService:
         if identifier is None:
             raise TicketInvalid()
         account = self.accounts[identifier]
+        if account.temporary_password != self.ticket_temporary_passwords.get(activation_ticket):
+            raise ActivationSuperseded()
         if len(new_password) < MIN_PASSWORD_LENGTH or new_password.isalpha() or new_password.isdigit():
             raise PasswordPolicy(details=[{"rule": "single_character_kind"}])
         del self.activation_tickets[activation_ticket]

@@ -102,7 +102,7 @@ def test_french_uses_the_portal_labels() -> None:
     assert french("Add students from another account") == "Ajouter des élèves depuis un autre compte"
     assert french("Cancel") == "Annuler"
     assert french("Continue") == "Continuer"
-    assert "« Recherchez le compte »" in french(
+    assert "«\u00a0Recherchez le compte\u00a0»" in french(
         "“Find the account”\n“Identifier”: type the identifier of the other account, the one the school gave you."
     )
     assert "Je ne suis pas le représentant légal de cet élève" in french(

@@ -49,7 +49,7 @@ def test_a_scripted_demo_completes_the_merge(tmp_path: Path) -> None:
     assert finished.returncode == 0, finished.stderr
     output = finished.stdout
     assert "c.martin7 / K7QX-M2PA-9TZC" in output
-    assert "Ces enfants ont été ajoutés à votre compte :\n" in output
+    assert "Ces enfants ont été ajoutés à votre compte\u00a0:\n" in output
     assert "• C 11/04/2007 — représentant légal" in output
     assert "• M 04/01/2010 — pas représentant légal" in output
     assert "Soleil-Bleu-2026" not in output.split("Tapez un numéro")[1], "passwords are never echoed"
@@ -64,7 +64,9 @@ def test_a_scripted_demo_completes_the_merge(tmp_path: Path) -> None:
 
     again = run_demo(tmp_path, "/enfants\n")
     assert again.returncode == 0, again.stderr
-    assert "« Mes enfants » sur le compte c.martin :\n" in again.stdout, "the login and the merge survive the restart"
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:\n" in again.stdout, (
+        "the login and the merge survive the restart"
+    )
     assert "M 04/01/2010 — pas représentant légal" in again.stdout
 
 

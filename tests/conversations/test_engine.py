@@ -32,7 +32,7 @@ async def test_a_forged_or_stale_button_only_gets_a_notice_and_changes_nothing(c
     for data in (stale.data, "forged.kids", "x" * 64, "", stale.data.split(".")[0] + ".apply"):
         outcome = await chat.press_data(data)
         assert outcome.replies == ()
-        assert outcome.notice == "Ce bouton n'est plus valable. Utilisez les boutons du dernier message."
+        assert outcome.notice == "Ce bouton n’est plus valable. Utilisez les boutons du dernier message."
     assert await stored_chat(database_url, chat.chat_key) == before
 
 
@@ -92,12 +92,12 @@ async def test_one_chat_waits_for_its_previous_update_while_other_chats_go_on(ma
     await service.entered.wait()
     same_chat_next = asyncio.create_task(waiting.command("aide"))
     await other.command("start")
-    assert "Que voulez-vous faire ?" in other.last_text
+    assert "Que voulez-vous faire\u00a0?" in other.last_text
     assert not same_chat_next.done(), "the same chat's next update waits for the first one"
     service.gate.set()
     first, second = await escalation, await same_chat_next
     assert "ESC-0001" in "\n".join(reply.text for reply in first.replies)
-    assert "Commandes :" in "\n".join(reply.text for reply in second.replies)
+    assert "Commandes\u00a0:" in "\n".join(reply.text for reply in second.replies)
 
 
 async def test_a_lost_answer_is_retried_with_the_same_idempotency_key(

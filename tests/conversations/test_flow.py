@@ -45,19 +45,21 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
     assert not welcome.expects_secret
 
     await chat.press("Rattacher un enfant")
-    assert "« Identifiant »" in chat.last_text
+    assert "«\u00a0Identifiant\u00a0»" in chat.last_text
     asked_password = await chat.text(KEEP[0])
-    assert "« Mot de passe »" in chat.last_text and asked_password.expects_secret
+    assert "«\u00a0Mot de passe\u00a0»" in chat.last_text and asked_password.expects_secret
 
     logged_in = await chat.text(KEEP[1])
     assert logged_in.delete_inbound
-    assert "« Mes enfants » sur le compte c.martin :\n• L 15/09/2015 — représentant légal" in chat.last_text
-    assert "« Recherchez le compte »" in chat.last_text
+    assert (
+        "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:\n• L 15/09/2015 — représentant légal" in chat.last_text
+    )
+    assert "«\u00a0Recherchez le compte\u00a0»" in chat.last_text
 
     await chat.text(OTHER[0])
     found = await chat.text(OTHER[1])
     assert found.delete_inbound
-    assert "J'ai trouvé le compte c.martin7. Il contient 2 enfants :\nC 11/04/2007\nM 04/01/2010" in chat.last_text
+    assert "J’ai trouvé le compte c.martin7. Il contient 2 enfants\u00a0:\nC 11/04/2007\nM 04/01/2010" in chat.last_text
     assert [button.label for button in chat.keyboard()] == ["Annuler", "Continuer"]
 
     await chat.press("Continuer")
@@ -68,9 +70,9 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
     assert chat.button("C 11/04/2007").label == "C 11/04/2007 · ☐ Je ne suis pas le représentant légal de cet élève"
 
     await chat.press("Ajouter ces élèves à mon compte")
-    added = "Ces enfants ont été ajoutés à votre compte :\n• C 11/04/2007 — représentant légal\n"
+    added = "Ces enfants ont été ajoutés à votre compte\u00a0:\n• C 11/04/2007 — représentant légal\n"
     assert added + "• M 04/01/2010 — pas représentant légal" in chat.last_text
-    assert "dans « Mes enfants » et dans les portails" in chat.last_text
+    assert "dans «\u00a0Mes enfants\u00a0» et dans les portails" in chat.last_text
     assert await count_merges() == 1
 
     await chat.command("enfants")
@@ -85,7 +87,7 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
 async def test_free_text_leads_into_the_flow(real_chat: Chat) -> None:
     await real_chat.text("Bonjour, je veux ajouter mon fils")
     assert "Je vous aide à regrouper" in real_chat.last_text
-    assert "« Identifiant »" in real_chat.last_text
+    assert "«\u00a0Identifiant\u00a0»" in real_chat.last_text
 
 
 async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None:
@@ -99,7 +101,7 @@ async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None
     short = await chat.text("court")
     assert short.delete_inbound and "trop court" in chat.last_text
     await chat.text("Lune-" * 30)
-    assert "Ce mot de passe est trop long : au plus 128 caractères." in chat.last_text
+    assert "Ce mot de passe est trop long\u00a0: au plus 128 caractères." in chat.last_text
     await chat.text("Lune-Rouge-2027!")
     mismatch = await chat.text("Lune-Rouge-2028!")
     assert mismatch.delete_inbound and "Les deux mots de passe sont différents" in chat.last_text
@@ -119,13 +121,30 @@ async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None
     assert "Connexion réussie avec le compte s.petit." in chat.last_text
 
 
+async def test_an_activation_overtaken_by_another_chat_asks_to_log_in_again(open_engine) -> None:
+    """Two chats hold activation tickets for one account: the second cannot replace the chosen password."""
+    async with open_engine() as engine:
+        first, second = Chat(engine, chat_key="telegram:1"), Chat(engine, chat_key="telegram:2")
+        for chat in (first, second):
+            await chat.log_in(*TO_ACTIVATE)
+            assert "pas encore activé" in chat.last_text
+        for chat, password in ((first, "Lune-Rouge-2027!"), (second, "Pirate-Pris-666!")):
+            await chat.text(password)
+            await chat.text(password)
+        assert "Votre compte est activé" in first.last_text
+        assert "Ce compte a été activé entre-temps" in second.last_text
+        assert "«\u00a0Identifiant\u00a0»" in second.last_text
+        await second.log_in(TO_ACTIVATE[0], "Lune-Rouge-2027!")
+        assert "Connexion réussie avec le compte s.petit." in second.last_text
+
+
 async def test_a_restart_between_two_steps_resumes_at_the_same_step(open_engine, count_merges) -> None:
     async with open_engine() as first_process:
         await reach_other_account_password(Chat(first_process, chat_key="telegram:7"))
     async with open_engine() as second_process:
         chat = Chat(second_process, chat_key="telegram:7")
         await chat.text(OTHER[1])
-        assert "J'ai trouvé le compte c.martin7" in chat.last_text
+        assert "J’ai trouvé le compte c.martin7" in chat.last_text
         await chat.press("Continuer")
     async with open_engine() as third_process:
         chat = Chat(third_process, chat_key="telegram:7", outcomes=chat.outcomes)
@@ -142,13 +161,13 @@ async def test_double_continue_and_double_final_confirmation_apply_one_merge(rea
     await chat.press_data(continue_button.data)
     roles_text = chat.last_text
     second = await chat.press_data(continue_button.data)
-    assert second.replies == () and second.notice == "C'est déjà pris en compte."
+    assert second.replies == () and second.notice == "C’est déjà pris en compte."
 
     apply_button = chat.button("Ajouter ces élèves")
     first, again = await asyncio.gather(chat.press_data(apply_button.data), chat.press_data(apply_button.data))
     assert sum(1 for outcome in (first, again) if outcome.replies) == 1
     late = await chat.press_data(apply_button.data)
-    assert late.notice == "C'est déjà fait : les enfants ont été ajoutés à votre compte."
+    assert late.notice == "C’est déjà fait\u00a0: les enfants ont été ajoutés à votre compte."
     assert await count_merges() == 1
     assert "ajoutés" not in roles_text
 
@@ -161,7 +180,7 @@ async def test_wrong_passwords_never_say_which_and_end_throttled(real_chat: Chat
     assert wrong_password.delete_inbound
     await chat.text("compte.inconnu")
     await chat.text("PAS-LE-BON-MOT")
-    assert "L'identifiant ou le mot de passe n'est pas correct." in wrong_password_text
+    assert "L’identifiant ou le mot de passe n’est pas correct." in wrong_password_text
     assert chat.last_text.splitlines()[0] == wrong_password_text.splitlines()[0]
     assert chat.last.replies[-1].buttons == ()
     await chat.text(OTHER[0])
@@ -170,11 +189,11 @@ async def test_wrong_passwords_never_say_which_and_end_throttled(real_chat: Chat
     for _attempt in range(4):  # five failures on the account, then the sixth try waits
         await chat.text(OTHER[0])
         await chat.text("PAS-LE-BON-MOT")
-    assert "Trop d'essais. Pour votre sécurité, attendez" in chat.last_text
+    assert "Trop d’essais. Pour votre sécurité, attendez" in chat.last_text
     await chat.press("Ajouter des élèves depuis un autre compte")
     await chat.text(OTHER[0])
     await chat.text(OTHER[1])
-    assert "Trop d'essais" in chat.last_text, "the right password is refused too while throttled"
+    assert "Trop d’essais" in chat.last_text, "the right password is refused too while throttled"
 
 
 async def test_names_that_differ_are_explained_and_an_agent_is_offered(real_chat: Chat, agent_api) -> None:
@@ -184,10 +203,10 @@ async def test_names_that_differ_are_explained_and_an_agent_is_offered(real_chat
     await chat.press("Ajouter des élèves depuis un autre compte")
     await chat.text(NAMES_DIFFER[0])
     await chat.text(NAMES_DIFFER[1])
-    assert "n'ont pas exactement les mêmes nom et prénom" in chat.last_text
-    assert "L'école ou l'établissement peut corriger le nom" in chat.last_text
+    assert "n’ont pas exactement les mêmes nom et prénom" in chat.last_text
+    assert "L’école ou l’établissement peut corriger le nom" in chat.last_text
     await chat.press("Parler à un conseiller")
-    assert "J'ai transmis votre demande à l'assistance (référence" in chat.last_text
+    assert "J’ai transmis votre demande à l’assistance (référence" in chat.last_text
     [escalation] = await agent_api()
     assert escalation["reason"] == "names_differ"
     assert escalation["collected"] == {"identifier": "c.martin", "source_identifier": "c.martinez"}
@@ -199,8 +218,8 @@ async def test_the_same_account_is_refused(real_chat: Chat) -> None:
     await chat.press("Ajouter des élèves depuis un autre compte")
     await chat.text(KEEP[0])
     await chat.text(KEEP[1])
-    assert "C'est le compte que vous utilisez en ce moment" in chat.last_text
-    assert "« Identifiant »" in chat.last_text
+    assert "C’est le compte que vous utilisez en ce moment" in chat.last_text
+    assert "«\u00a0Identifiant\u00a0»" in chat.last_text
 
 
 async def test_an_already_merged_account_is_explained(real_chat: Chat) -> None:
@@ -238,7 +257,7 @@ async def test_an_expired_session_asks_to_log_in_again(real_chat: Chat, clock: F
     assert "Votre connexion a expiré. Connectez-vous de nouveau." in chat.last_text
     await chat.text(KEEP[0])
     await chat.text(KEEP[1])
-    assert "« Recherchez le compte »" in chat.last_text, "the wish to add a child is kept"
+    assert "«\u00a0Recherchez le compte\u00a0»" in chat.last_text, "the wish to add a child is kept"
 
 
 async def test_an_unreachable_service_keeps_the_step_and_a_retry_works(
@@ -257,7 +276,7 @@ async def test_an_unreachable_service_keeps_the_step_and_a_retry_works(
     async with open_engine() as engine:
         chat = Chat(engine, chat_key="telegram:9")
         await chat.text(OTHER[1])
-        assert "J'ai trouvé le compte c.martin7" in chat.last_text
+        assert "J’ai trouvé le compte c.martin7" in chat.last_text
 
 
 async def test_a_lost_merge_answer_is_retried_without_applying_twice(
@@ -279,8 +298,8 @@ async def test_invalid_input_is_asked_again_twice_with_more_help_then_an_agent_i
     chat = real_chat
     await chat.command("enfants")
     await chat.text("mon identifiant")
-    assert "Un identifiant ne contient pas d'espace." in chat.last_text
-    assert "Il figure sur le courrier de l'école" in chat.last_text
+    assert "Un identifiant ne contient pas d’espace." in chat.last_text
+    assert "Il figure sur le courrier de l’école" in chat.last_text
     assert chat.last.replies[-1].buttons == ()
     await chat.text("😀😀")
     assert "par exemple c.martin" in chat.last_text
@@ -294,10 +313,10 @@ async def test_invalid_input_is_asked_again_twice_with_more_help_then_an_agent_i
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
-        ("x" * 10_000, "C'est trop long pour un identifiant."),
+        ("x" * 10_000, "C’est trop long pour un identifiant."),
         ("", "Votre message est vide."),
         ("c.mar\x00tin\x1b[31m", "Un identifiant contient seulement des lettres, des chiffres"),
-        ("c. martin", "Un identifiant ne contient pas d'espace.\n"),
+        ("c. martin", "Un identifiant ne contient pas d’espace.\n"),
         ("👨‍👩‍👧", "Un identifiant contient seulement des lettres, des chiffres"),
     ],
 )
@@ -315,8 +334,8 @@ async def test_inactivity_expires_the_pending_step(real_chat: Chat, clock: FakeC
     clock.advance(seconds=901)
     late = await chat.text(KEEP[1])
     assert late.delete_inbound, "the late message was typed as a password: delete it anyway"
-    assert "Vous n'avez pas répondu depuis 15 minutes : j'ai donc arrêté l'étape en cours." in chat.last_text
-    assert "Que voulez-vous faire ?" in chat.last_text
+    assert "Vous n’avez pas répondu depuis 15 minutes\u00a0: j’ai donc arrêté l’étape en cours." in chat.last_text
+    assert "Que voulez-vous faire\u00a0?" in chat.last_text
     await chat.log_in(*KEEP)
     assert "Connexion réussie avec le compte c.martin." in chat.last_text
 
@@ -326,7 +345,7 @@ async def test_an_escalation_is_recorded_without_any_password(real_chat: Chat, a
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
     await chat.command("conseiller")
-    assert "référence" in chat.last_text and "J'ai trouvé le compte c.martin7" in chat.last_text
+    assert "référence" in chat.last_text and "J’ai trouvé le compte c.martin7" in chat.last_text
     [escalation] = await agent_api()
     assert escalation["reason"] == "parent_request"
     assert escalation["step"] == "confirm_source"
@@ -346,7 +365,9 @@ async def test_language_follows_the_client_then_the_langue_command(open_engine) 
         await chat.press("Link a child")
         assert "“Identifier”" in chat.last_text
         await chat.command("langue")
-        assert "Je vous parle maintenant en français." in chat.last_text and "« Identifiant »" in chat.last_text
+        assert (
+            "Je vous parle maintenant en français." in chat.last_text and "«\u00a0Identifiant\u00a0»" in chat.last_text
+        )
         await chat.command("language", "en")
         assert "From now on, I speak English." in chat.last_text
         await chat.command("start")
@@ -357,15 +378,15 @@ async def test_cancel_says_what_it_cancelled_and_keeps_the_login(real_chat: Chat
     chat = real_chat
     await reach_roles(chat)
     await chat.command("annuler")
-    assert "L'ajout d'élèves depuis un autre compte est annulé. Rien n'a changé sur vos comptes." in chat.last_text
+    assert "L’ajout d’élèves depuis un autre compte est annulé. Rien n’a changé sur vos comptes." in chat.last_text
     await chat.command("annuler")
-    assert "Il n'y a rien à annuler." in chat.last_text
+    assert "Il n’y a rien à annuler." in chat.last_text
     await chat.command("enfants")
-    assert "« Mes enfants » sur le compte c.martin :\n• L 15/09/2015" in chat.last_text
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:\n• L 15/09/2015" in chat.last_text
     await chat.command("deconnexion")
     assert "Déconnexion faite." in chat.last_text
     await chat.command("enfants")
-    assert "Pour voir vos enfants, connectez-vous d'abord." in chat.last_text
+    assert "Pour voir vos enfants, connectez-vous d’abord." in chat.last_text
 
 
 async def test_a_repeated_update_is_not_applied_twice(real_chat: Chat) -> None:
@@ -401,17 +422,17 @@ async def test_the_same_account_merged_from_another_chat_meanwhile(open_engine, 
         assert "Ces enfants ont été ajoutés" in second.last_text
         await first.press("Ajouter ces élèves")
     assert "Ces enfants ont été ajoutés" not in first.last_text
-    assert "« Mes enfants » sur le compte c.martin :" in first.last_text
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:" in first.last_text
     assert "• M 04/01/2010 — représentant légal" in first.last_text
     assert await count_merges() == 1
 
 
 async def test_a_locked_account_sends_the_parent_to_the_school(
-    service_settings, dialog_settings, service_url: str, clock: FakeClock
+    service_settings, dialog_settings, service_url: str, clock: FakeClock, hasher
 ) -> None:
     strict = service_settings.model_copy(update={"throttle_free_failures": 1, "throttle_lock_failures": 3})
     async with (
-        serving(create_app(strict, clock=clock)) as strict_url,
+        serving(create_app(strict, clock=clock, hasher=hasher)) as strict_url,
         dialog_engine(dialog_settings, service_url=strict_url, service_token=BOT_TOKEN, clock=clock) as engine,
     ):
         chat = Chat(engine)
@@ -420,5 +441,5 @@ async def test_a_locked_account_sends_the_parent_to_the_school(
             clock.advance(hours=1)
         await chat.log_in(*OTHER)
     assert "Ce compte est bloqué après trop de mots de passe faux." in chat.last_text
-    assert "Demandez un nouveau mot de passe provisoire à l'école" in chat.last_text
+    assert "Demandez un nouveau mot de passe provisoire à l’école" in chat.last_text
     assert "Parler à un conseiller" in [button.label for button in chat.keyboard()]

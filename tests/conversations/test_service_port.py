@@ -12,6 +12,8 @@ from conversations.service_http import HttpAccountService, open_service_session
 from conversations.service_port import (
     AccountMerged,
     AccountService,
+    ActivationNeeded,
+    ActivationSuperseded,
     LinkedChild,
     LoggedIn,
     MergePreview,
@@ -127,3 +129,13 @@ def test_unknown_or_malformed_details_are_ignored() -> None:
     assert refusal.schools == []
     assert AccountMerged().merged_into_current is False
     assert AccountMerged(details=[{"merged_into_current": "yes"}]).merged_into_current is False
+
+
+async def test_a_second_activation_ticket_is_superseded_once_the_account_is_activated(service: AccountService) -> None:
+    tickets = [await service.log_in(f"test:{number}", "s.petit", "P3LM-6VXA-2RGE") for number in range(2)]
+    assert all(isinstance(ticket, ActivationNeeded) for ticket in tickets)
+    first, second = (ticket.activation_ticket for ticket in tickets if isinstance(ticket, ActivationNeeded))
+    await service.activate(REQUESTER, first, "Jardin-Fleuri-42")
+    with pytest.raises(ActivationSuperseded):
+        await service.activate(REQUESTER, second, "Pirate-Pris-666")
+    assert isinstance(await service.log_in(REQUESTER, "s.petit", "Jardin-Fleuri-42"), LoggedIn)

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from service.app import create_app
-from service.context import ServiceContext, context_for, hasher_from_settings
+from service.context import ServiceContext, context_for
 from service.database import create_engine, upgrade_schema
 from service.fixtures import DEMO_FIXTURE, LoadReport, load_fixture_file
 from service.models import Base
@@ -22,7 +22,16 @@ from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
 BOT_TOKEN = "bot-token-for-tests"
-SCHOOL_TOKEN = "school-token-for-tests"
+SCHOOL_TOKEN = "school-client-token-for-tests-academie-0001"
+HUGO_TOKEN = "school-client-token-for-tests-hugo-0750001A"
+CURIE_TOKEN = "school-client-token-for-tests-curie-0750003C"
+TEST_SCHOOL_CLIENTS = {
+    "school_clients": [
+        {"name": "academie-test", "uais": ["0750001A", "0750002B", "0750003C"], "token": SCHOOL_TOKEN},
+        {"name": "college-hugo", "uais": ["0750001A"], "token": HUGO_TOKEN},
+        {"name": "lycee-curie", "uais": ["0750003C"], "token": CURIE_TOKEN},
+    ]
+}
 AGENT_TOKEN = "agent-token-for-tests"
 DOWNSTREAM_TOKEN = "downstream-token-for-tests"
 START = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
@@ -46,28 +55,25 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(database_url: str) -> ServiceSettings:
-    """Test settings: real argon2id, but cheap parameters (the production defaults are tested apart)."""
+    """Test settings (the cheap `hasher` is injected wherever the service is built)."""
     return ServiceSettings(
         _env_file=None,
         database_url=database_url,
         service_token=SecretStr(BOT_TOKEN),
-        school_token=SecretStr(SCHOOL_TOKEN),
         agent_token=SecretStr(AGENT_TOKEN),
         downstream_token=SecretStr(DOWNSTREAM_TOKEN),
-        argon2_memory_cost_kib=1024,
-        argon2_time_cost=1,
     )
 
 
 @pytest.fixture
-def hasher(settings: ServiceSettings) -> CredentialHasher:
-    return hasher_from_settings(settings)
-
-
-@pytest.fixture
-async def demo_database(settings: ServiceSettings, hasher: CredentialHasher, clock: FakeClock) -> str:
-    """The demo fixture loaded into this test's fresh database."""
+async def demo_database(
+    settings: ServiceSettings, hasher: CredentialHasher, clock: FakeClock, tmp_path: pathlib.Path
+) -> str:
+    """The demo fixture loaded into this test's fresh database, with the test school clients."""
     await load_fixture_file(settings.database_url, DEMO_FIXTURE, settings=settings, hasher=hasher, clock=clock)
+    clients = tmp_path / "test-school-clients.json"
+    clients.write_text(json.dumps(TEST_SCHOOL_CLIENTS), encoding="utf-8")
+    await load_fixture_file(settings.database_url, clients, settings=settings, hasher=hasher, clock=clock)
     return settings.database_url
 
 
@@ -92,6 +98,8 @@ class Api:
         default_factory=lambda: {
             "bot": BOT_TOKEN,
             "school": SCHOOL_TOKEN,
+            "hugo": HUGO_TOKEN,
+            "curie": CURIE_TOKEN,
             "agent": AGENT_TOKEN,
             "downstream": DOWNSTREAM_TOKEN,
         }
@@ -142,12 +150,14 @@ class Api:
 @pytest.fixture
 async def start_api(
     settings: ServiceSettings, clock: FakeClock, hasher: CredentialHasher
-) -> AsyncIterator[Callable[[], Awaitable[Api]]]:
+) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
     """Start one more instance of the service app on this test's database (closed at the end)."""
     clients: list[TestClient] = []
 
-    async def start() -> Api:
-        client = TestClient(TestServer(create_app(settings, clock=clock, hasher=hasher)))
+    async def start(**overrides: Any) -> Api:
+        """One more instance; `overrides` change some of its settings (e.g. a lower limit)."""
+        instance_settings = settings.model_copy(update=overrides)
+        client = TestClient(TestServer(create_app(instance_settings, clock=clock, hasher=hasher)))
         await client.start_server()
         clients.append(client)
         return Api(client)
@@ -158,7 +168,7 @@ async def start_api(
 
 
 @pytest.fixture
-async def api(demo_database: str, start_api: Callable[[], Awaitable[Api]]) -> Api:
+async def api(demo_database: str, start_api: Callable[..., Awaitable[Api]]) -> Api:
     return await start_api()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +25,19 @@ async def test_upgrade_creates_every_table_and_is_repeatable(database_url) -> No
         await engine.dispose()
     assert set(Base.metadata.tables) | {"alembic_version"} <= tables
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def test_the_migrations_build_exactly_the_models_schema(database_url) -> None:
+    await upgrade_schema(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []
 
 
 async def test_foreign_keys_are_enforced(database_url) -> None:

@@ -117,8 +117,6 @@ async def test_a_merged_account_is_not_revived_by_a_reload(api, load_data) -> No
 def test_cli_load_reports_errors_and_exits_1(tmp_path, monkeypatch, capsys) -> None:
     database = tmp_path / "cli.db"
     monkeypatch.setenv("RATTACHER_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
-    monkeypatch.setenv("RATTACHER_ARGON2_MEMORY_COST_KIB", "1024")
-    monkeypatch.setenv("RATTACHER_ARGON2_TIME_COST", "1")
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "malformed.json"
     path.write_text(json.dumps(MALFORMED), encoding="utf-8")
@@ -142,10 +140,10 @@ def test_cli_load_of_a_file_that_is_not_json(tmp_path, monkeypatch, capsys) -> N
 
 def test_service_command_warns_when_no_client_could_call_it(settings) -> None:
     assert cli.missing_token_warning(settings) is None
-    no_tokens = settings.model_copy(
-        update={"service_token": None, "school_token": None, "agent_token": None, "downstream_token": None}
-    )
-    assert "every API call will be refused" in (cli.missing_token_warning(no_tokens) or "")
+    no_tokens = settings.model_copy(update={"service_token": None, "agent_token": None, "downstream_token": None})
+    warning = cli.missing_token_warning(no_tokens) or ""
+    assert "every API call will be refused" in warning and "rattacher school-client add" in warning
+    assert "RATTACHER_SCHOOL_TOKEN" not in warning
 
 
 def test_service_command_options() -> None:
@@ -153,8 +151,8 @@ def test_service_command_options() -> None:
     assert (arguments.host, arguments.port, arguments.handler) == ("0.0.0.0", 9000, cli.run_service)
 
 
-async def test_running_service_serves_on_a_real_port_and_upgrades_the_schema(settings) -> None:
-    async with running_service(settings) as base_url:
+async def test_running_service_serves_on_a_real_port_and_upgrades_the_schema(settings, hasher) -> None:
+    async with running_service(settings, hasher=hasher) as base_url:
         assert base_url.startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as client:
             async with client.get(f"{base_url}/healthz") as response:

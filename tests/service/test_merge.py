@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from service import merging, parents
 from service.errors import MergeConflict
 from service.models import Account, GuardianLink, OutboxEvent, Student
+from service.throttling import Caller
 
 SOURCE_TEMPORARY = "K7QX-M2PA-9TZC"
 
@@ -199,9 +200,9 @@ async def test_every_child_of_the_ticket_must_be_declared_exactly_once(api, snap
 
 
 async def test_a_merge_failing_half_way_leaves_every_table_as_it_was(demo_database, context, snapshot) -> None:
-    login = await parents.log_in(context, "c.martin", "Soleil-Bleu-2026", None)
+    login = await parents.log_in(context, "c.martin", "Soleil-Bleu-2026", Caller("bot"))
     token = login.session.token
-    preview = await merging.preview_merge(context, token, "c.martin7", SOURCE_TEMPORARY, None)
+    preview = await merging.preview_merge(context, token, "c.martin7", SOURCE_TEMPORARY, Caller("bot"))
     request = merging.MergeRequest(
         ticket=preview.ticket.token,
         idempotency_key="cle-1",

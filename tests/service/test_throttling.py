@@ -99,3 +99,55 @@ async def test_parallel_guesses_cannot_slip_past_the_limit(api) -> None:
     answers = await asyncio.gather(*(fail(api, "c.martin", requester=f"telegram:{number}") for number in range(20)))
     codes = sorted(body["error"]["code"] for _, body in answers)
     assert codes == ["invalid_credentials"] * 5 + ["throttled"] * 15
+
+
+async def test_thirty_parallel_failures_from_one_requester_on_two_instances_get_exactly_ten_verified(
+    api, start_api, hasher
+) -> None:
+    """The per-requester cap holds exactly under parallel requests spread over two service instances."""
+    other_instance = await start_api()
+    before = hasher.verifications
+    answers = await asyncio.gather(
+        *(fail((api, other_instance)[number % 2], f"compte.{number}") for number in range(30))
+    )
+    assert hasher.verifications - before == 10
+    assert sorted(status for status, _ in answers) == [401] * 10 + [429] * 20
+    assert {body["error"]["code"] for status, body in answers if status == 429} == {"throttled"}
+
+
+async def test_a_credential_check_without_requester_header_counts_against_the_calling_client(api, hasher) -> None:
+    api.requester = None
+    for number in range(10):
+        assert (await fail(api, f"compte.{number}"))[1]["error"]["code"] == "invalid_credentials"
+    verifications = hasher.verifications
+    status, error = await api.login("c.martin", "Soleil-Bleu-2026")
+    assert (status, error["error"]["code"]) == (429, "throttled")
+    assert hasher.verifications == verifications
+    assert (await api.login("c.martin", "Soleil-Bleu-2026", requester="telegram:7"))[0] == 201
+
+
+async def test_rotating_the_requester_header_stops_at_the_per_client_ceiling(demo_database, start_api, hasher) -> None:
+    api = await start_api(client_failures_per_hour=25)
+    before = hasher.verifications
+    answers = [await fail(api, f"compte.{number}", requester=f"telegram:{number}") for number in range(30)]
+    assert [body["error"]["code"] for _, body in answers] == ["invalid_credentials"] * 25 + ["throttled"] * 5
+    assert hasher.verifications - before == 25
+
+
+async def test_successes_do_not_count_towards_the_per_client_ceiling(demo_database, start_api) -> None:
+    api = await start_api(client_failures_per_hour=3)
+    for number in range(5):
+        assert (await api.login("c.martin", "Soleil-Bleu-2026", requester=f"telegram:{number}"))[0] == 201
+    for number in range(3):
+        assert (await fail(api, f"compte.{number}", requester=f"telegram:{number}"))[0] == 401
+    assert (await api.login("c.martin", "Soleil-Bleu-2026", requester="telegram:99"))[0] == 429
+
+
+async def test_merge_previews_without_requester_header_share_the_calling_client_budget(api) -> None:
+    session = await api.session_for("c.martin", "Soleil-Bleu-2026")
+    api.requester = None
+    for number in range(10):
+        assert (await fail(api, f"compte.{number}"))[1]["error"]["code"] == "invalid_credentials"
+    status, error = await api.preview(session, "c.martin7", "K7QX-M2PA-9TZC")
+    assert (status, error["error"]["code"]) == (429, "throttled")
+    assert (await api.preview(session, "c.martin7", "K7QX-M2PA-9TZC", requester="telegram:42"))[0] == 201

@@ -19,9 +19,9 @@ from bot.telegram.settings import TelegramSettings
 from bot.telegram.webhook import serving_webhook
 from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
-from service.context import hasher_from_settings
 from service.fixtures import load_fixture_file
 from service.runner import running_service
+from service.security import CredentialHasher
 from service.settings import ServiceSettings
 from tests.telegram.fake_bot_api import FakeBotApi
 
@@ -124,22 +124,20 @@ def service_settings(database_url: str) -> ServiceSettings:
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         service_token=SecretStr(SERVICE_TOKEN),
-        argon2_memory_cost_kib=1024,  # real argon2id, cheap parameters: the suite stays fast
-        argon2_time_cost=1,
     )
 
 
 @pytest.fixture
-async def demo_database(database_url: str) -> str:
-    """This test's database with the demo fixture loaded."""
+async def demo_database(database_url: str, hasher: CredentialHasher) -> str:
+    """This test's database with the demo fixture loaded (real argon2id, cheap parameters: the suite stays fast)."""
     settings = service_settings(database_url)
-    await load_fixture_file(database_url, DEMO_FIXTURE, settings=settings, hasher=hasher_from_settings(settings))
+    await load_fixture_file(database_url, DEMO_FIXTURE, settings=settings, hasher=hasher)
     return database_url
 
 
 @pytest.fixture
-async def demo_service(demo_database: str) -> AsyncIterator[DemoService]:
-    async with running_service(service_settings(demo_database)) as url:
+async def demo_service(demo_database: str, hasher: CredentialHasher) -> AsyncIterator[DemoService]:
+    async with running_service(service_settings(demo_database), hasher=hasher) as url:
         yield DemoService(url, SERVICE_TOKEN, demo_database)
 
 

@@ -1,0 +1,50 @@
+"""Start-up refuses argon2id parameters below OWASP's minimum (m=19456 KiB, t=2, p=1), with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from bot.cli import build_parser
+from service.settings import ServiceSettings
+
+WEAK_PARAMETERS = [
+    ("RATTACHER_ARGON2_MEMORY_COST_KIB", "1024", "19456"),
+    ("RATTACHER_ARGON2_MEMORY_COST_KIB", "19455", "19456"),
+    ("RATTACHER_ARGON2_TIME_COST", "1", "2"),
+    ("RATTACHER_ARGON2_PARALLELISM", "0", "1"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "minimum"), WEAK_PARAMETERS)
+def test_weak_argon2_settings_are_refused_naming_the_variable_and_the_minimum(
+    monkeypatch, variable: str, value: str, minimum: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as raised:
+        ServiceSettings(_env_file=None)
+    message = str(raised.value)
+    assert f"{variable} must be at least {minimum}" in message
+    assert "OWASP" in message
+
+
+def test_the_owasp_minimum_itself_is_accepted(monkeypatch) -> None:
+    monkeypatch.setenv("RATTACHER_ARGON2_MEMORY_COST_KIB", "19456")
+    monkeypatch.setenv("RATTACHER_ARGON2_TIME_COST", "2")
+    monkeypatch.setenv("RATTACHER_ARGON2_PARALLELISM", "1")
+    settings = ServiceSettings(_env_file=None)
+    assert (settings.argon2_memory_cost_kib, settings.argon2_time_cost, settings.argon2_parallelism) == (19456, 2, 1)
+
+
+@pytest.mark.parametrize("command", ["service", "load"])
+def test_the_service_commands_refuse_to_start_with_weak_argon2_settings(
+    monkeypatch, tmp_path, capsys, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RATTACHER_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'never.db'}")
+    monkeypatch.setenv("RATTACHER_ARGON2_TIME_COST", "1")
+    arguments = build_parser().parse_args([command, "fixture.json"] if command == "load" else [command])
+    assert arguments.handler(arguments) == 2
+    error_output = capsys.readouterr().err
+    assert error_output.startswith("rattacher: RATTACHER_ARGON2_TIME_COST must be at least 2 (OWASP minimum")
+    assert not (tmp_path / "never.db").exists()
