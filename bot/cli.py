@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from bot import telegram, terminal
 from conversations.i18n import CatalogMissing
 from service import cli as service_cli
+from service.relay import cli as relay_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rattacher: gather a parent's children under one school-portal account.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (service_cli, terminal, telegram):
+    for module in (service_cli, relay_cli, terminal, telegram):
         module.register(commands)
     return parser
 

@@ -14,6 +14,7 @@ import getpass
 import logging
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,6 +27,8 @@ from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
 from service.context import hasher_from_settings
 from service.fixtures import DEMO_FIXTURE, load_fixture_file
+from service.relay.outbox import Claimed
+from service.relay.runner import started_relay
 from service.runner import running_service
 from service.settings import ServiceSettings
 
@@ -43,6 +46,9 @@ DEMO_BANNER = N_(
     "  • c.martinez / R4TW-9HKP-3MXE: names that differ from c.martin's.\n"
     "Type a number to press a button, /aide for help, Ctrl-D to quit."
 )
+
+
+EVENT_DELIVERED = N_("⇢ propagated to the portals: {event}")
 
 
 def register(subparsers: Any) -> None:
@@ -81,11 +87,39 @@ async def demo(database: Path, *, reset: bool, language: str | None) -> None:
     async with running_service(service_settings, port=0) as service_url:
         if first_run:
             await load_demo_data(database, service_settings)
-        async with dialog_engine(settings, service_url=service_url, service_token=token) as engine:
-            _ = translator(normalise_language(language or settings.default_language), settings.locales_dir)
-            channel = TerminalChannel(engine, language=language, parent_prefix=_(PARENT_PREFIX))
+        _ = translator(normalise_language(language or settings.default_language), settings.locales_dir)
+        async with (
+            started_relay(service_settings, console=event_printer(_, sys.stdout)) as relay,
+            dialog_engine(settings, service_url=service_url, service_token=token) as engine,
+        ):
+            channel = TerminalChannel(
+                engine, language=language, parent_prefix=_(PARENT_PREFIX), after_message=relay.drain
+            )
             channel.show_text(_(DEMO_BANNER).format(url=service_url))
             await channel.converse(opening_command="start" if first_run else "aide")
+
+
+def describe_event(claimed: Claimed) -> str:
+    """An event in one line: its type, then its data (lists of students by INE)."""
+    parts = [claimed.event_type]
+    for name, value in claimed.data.items():
+        if isinstance(value, list):
+            value = ",".join(
+                str(item.get("student_ine", item)) if isinstance(item, dict) else str(item) for item in value
+            )
+        parts.append(f"{name}={value}")
+    return " · ".join(parts)
+
+
+def event_printer(translate: Callable[[str], str], output: TextIO) -> Callable[[Claimed], None]:
+    """The demo's console subscriber: one readable line per delivered event."""
+
+    def write(claimed: Claimed) -> None:
+        line = translate(EVENT_DELIVERED).format(event=describe_event(claimed))
+        output.write(BOT_PREFIX + line + "\n")
+        output.flush()
+
+    return write
 
 
 async def load_demo_data(database: Path, settings: ServiceSettings) -> None:
@@ -109,6 +143,7 @@ class TerminalChannel:
     input: TextIO = field(default_factory=lambda: sys.stdin)
     output: TextIO = field(default_factory=lambda: sys.stdout)
     buttons: list[Button] = field(default_factory=list)
+    after_message: Callable[[], Awaitable[None]] | None = None
 
     @property
     def interactive(self) -> bool:
@@ -120,6 +155,8 @@ class TerminalChannel:
         outcome = await self.engine.handle(opening)
         while True:
             self.show(outcome)
+            if self.after_message is not None:
+                await self.after_message()
             line = await asyncio.to_thread(self.read_line, outcome.expects_secret)
             if line is None:
                 return

@@ -25,6 +25,7 @@ from service.errors import (
     TicketInvalid,
 )
 from service.models import OutboxEvent
+from service.relay.events import AsyncApiDocument, asyncapi_document
 from service.routing import (
     CLIENT_KIND_KEY,
     PARENT_SESSION_HEADER,
@@ -111,6 +112,11 @@ async def health(_request: web.Request) -> web.Response:
 async def openapi_document(request: web.Request) -> web.Response:
     """This document, generated from the route table and the pydantic models."""
     return web.json_response(request.app[OPENAPI_KEY])
+
+
+async def asyncapi(_request: web.Request) -> web.Response:
+    """The AsyncAPI document of the events delivered to webhooks and RabbitMQ, generated from their models."""
+    return web.json_response(asyncapi_document())
 
 
 async def open_session(request: web.Request) -> web.Response:
@@ -292,6 +298,7 @@ BOT = frozenset({ClientKind.BOT})
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health, "Liveness", responses={200: HealthResponse}),
     Route("GET", "/openapi.json", openapi_document, "OpenAPI document", responses={200: OpenApiDocument}),
+    Route("GET", "/asyncapi.json", asyncapi, "AsyncAPI document of the events", responses={200: AsyncApiDocument}),
     Route(
         "POST",
         "/v1/sessions",

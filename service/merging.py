@@ -49,7 +49,8 @@ from service.models import (
     Ticket,
     TicketKind,
 )
-from service.records import audit, publish
+from service.records import audit, publish, school_uais
+from service.relay.events import role_of
 from service.throttling import Caller, requester_limits
 
 REF_BYTES = 3
@@ -350,6 +351,7 @@ async def _merge_in_transaction(
         already_linked=len(outcome.already_linked),
         roles_changed=len(outcome.roles_changed),
     )
+    uais = await school_uais(session, [child["student_id"] for child in snapshot])
     publish(
         session,
         now,
@@ -357,6 +359,10 @@ async def _merge_in_transaction(
         merge_id=merge_id,
         source_identifier=source.identifier,
         target_identifier=target.identifier,
+        students_moved=sorted(
+            ({"student_ine": child["ine"], "school_uai": uais[child["student_id"]]} for child in snapshot),
+            key=lambda moved: moved["student_ine"],
+        ),
     )
     await session.flush()
     return response
@@ -402,13 +408,15 @@ async def _add_link(
         )
     )
     await session.flush()
+    uais = await school_uais(session, [child["student_id"]])
     publish(
         session,
         now,
-        "student_guardian_link.created",
+        "guardian_link.created",
         student_ine=child["ine"],
         account_identifier=target.identifier,
-        legal_guardian=legal_guardian,
+        role=role_of(legal_guardian),
+        school_uai=uais[child["student_id"]],
         merge_id=merge_id,
     )
 
@@ -428,8 +436,19 @@ async def _change_role(
         "previous_legal_guardian": not legal_guardian,
         "merge_id": merge_id,
     }
-    audit(session, now, "student_guardian_link.role_changed", "bot", target.id, **change)
-    publish(session, now, "student_guardian_link.role_changed", account_identifier=target.identifier, **change)
+    audit(session, now, "guardian_link.role_changed", "bot", target.id, **change)
+    uais = await school_uais(session, [child["student_id"]])
+    publish(
+        session,
+        now,
+        "guardian_link.role_changed",
+        student_ine=child["ine"],
+        account_identifier=target.identifier,
+        role=role_of(legal_guardian),
+        previous_role=role_of(not legal_guardian),
+        school_uai=uais[child["student_id"]],
+        merge_id=merge_id,
+    )
 
 
 async def _lock_accounts(session: AsyncSession, target_id: int, source_id: int, now: dt.datetime) -> None:

@@ -215,12 +215,16 @@ class AuditEvent(Base):
 
 
 class OutboxEvent(Base):
+    """An event committed with the change it describes; published_at: every subscriber has it (or skips it)."""
+
     __tablename__ = "outbox_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime]
-    published_at: Mapped[dt.datetime | None]
+    published_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    aggregates: Mapped[list[Any]]
 
 
 class Escalation(Base):
@@ -235,3 +239,40 @@ class Escalation(Base):
     collected: Mapped[dict[str, Any]]
     transcript: Mapped[list[Any]]
     created_at: Mapped[dt.datetime]
+
+
+class RelaySubscriber(Base):
+    """Where the relay delivers events: a webhook, a RabbitMQ exchange, or the demo's console."""
+
+    __tablename__ = "relay_subscribers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    secret: Mapped[str | None] = mapped_column(String(200))
+    event_types: Mapped[list[Any] | None]
+    managed_by: Mapped[str] = mapped_column(String(16))
+    first_event_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime]
+
+
+class RelayDelivery(Base):
+    """The delivery state of one outbox event for one subscriber, and the lease of the relay delivering it."""
+
+    __tablename__ = "relay_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "event_id", name="uq_relay_deliveries_subscriber_event"),
+        Index("ix_relay_deliveries_subscriber_state_event", "subscriber_id", "state", "event_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("relay_subscribers.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime]
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    delivered_at: Mapped[dt.datetime | None]
+    dead_at: Mapped[dt.datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[dt.datetime | None]

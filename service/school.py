@@ -27,7 +27,8 @@ from service.domain import (
 )
 from service.errors import AccountMerged, Forbidden, NotFound, ServiceError
 from service.models import Account, AccountStatus, GuardianLink, School, Student
-from service.records import audit, publish
+from service.records import audit, publish, school_uais
+from service.relay.events import role_of
 from service.school_clients import SchoolScope
 
 MAX_AUDITED_IDENTIFIER = 64
@@ -289,10 +290,11 @@ async def _ensure_link(
     publish(
         session,
         now,
-        "student_guardian_link.created",
+        "guardian_link.created",
         student_ine=student.ine,
         account_identifier=account.identifier,
-        legal_guardian=legal_guardian,
+        role=role_of(legal_guardian),
+        school_uai=(await school_uais(session, [student.id]))[student.id],
         merge_id=None,
     )
 

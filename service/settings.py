@@ -57,6 +57,23 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=MINIMUM_BODY_BYTES, ge=MINIMUM_BODY_BYTES)
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    relay_webhook_url: str | None = Field(
+        default=None, description="one webhook subscriber (HTTPS; plain http only to a loopback host)"
+    )
+    relay_webhook_secret: SecretStr | None = Field(default=None, description="its Standard Webhooks secret, whsec_…")
+    relay_amqp_url: SecretStr | None = Field(default=None, description="RabbitMQ: amqp://user:password@host:port/vhost")
+    relay_amqp_exchange: str = "rattacher.events"
+    relay_timeout_seconds: float = Field(default=10.0, gt=0)
+    relay_max_attempts: int = Field(default=15, ge=1)
+    relay_max_age_hours: float = Field(default=72.0, gt=0)
+    relay_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    relay_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    relay_lease_seconds: float = Field(default=60.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1)
+    relay_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    relay_retention_hours: float = Field(default=168.0, ge=0)
+    relay_purge_batch_size: int = Field(default=1000, ge=1)
+
     @field_validator("school_token")
     @classmethod
     def _school_token_removed(cls, value: SecretStr | None) -> None:

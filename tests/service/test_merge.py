@@ -69,14 +69,24 @@ async def test_merge_writes_outbox_events_and_audit(api, context) -> None:
     async with context.reading() as db:
         events = (await db.scalars(select(OutboxEvent).order_by(OutboxEvent.id))).all()
     topics = [event.topic for event in events]
-    assert topics.count("student_guardian_link.created") == 2
+    assert topics.count("guardian_link.created") == 2
     assert topics.count("account.merged") == 1
     merged = next(event for event in events if event.topic == "account.merged")
     assert merged.payload == {
         "merge_id": result["merge_id"],
         "source_identifier": "c.martin7",
         "target_identifier": "c.martin",
+        "students_moved": [
+            {"student_ine": "070000002CM", "school_uai": "0750003C"},
+            {"student_ine": "070000003MM", "school_uai": "0750003C"},
+        ],
     }
+    created = [event.payload for event in events if event.topic == "guardian_link.created"]
+    assert {(item["student_ine"], item["role"], item["school_uai"]) for item in created} == {
+        ("070000002CM", "legal_guardian", "0750003C"),
+        ("070000003MM", "legal_guardian", "0750003C"),
+    }
+    assert len({event.event_id for event in events}) == len(events), "each event has its own stable id"
     status, page = await api.call("GET", "/v1/outbox?after=0", client="downstream")
     assert status == 200 and [event["topic"] for event in page["events"]] == topics
 

@@ -84,8 +84,8 @@ async def roles_on_keeper(api: Any, family: dict[str, Any]) -> list[tuple[str, b
 
 async def role_change_events(context: ServiceContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     async with context.reading() as db:
-        events = await db.scalars(select(OutboxEvent).where(OutboxEvent.topic == "student_guardian_link.role_changed"))
-        audits = await db.scalars(select(AuditEvent).where(AuditEvent.action == "student_guardian_link.role_changed"))
+        events = await db.scalars(select(OutboxEvent).where(OutboxEvent.topic == "guardian_link.role_changed"))
+        audits = await db.scalars(select(AuditEvent).where(AuditEvent.action == "guardian_link.role_changed"))
         return [event.payload for event in events], [audit.details for audit in audits]
 
 
@@ -132,7 +132,16 @@ async def test_an_explicit_change_role_changes_the_existing_link_and_says_so(
         "previous_legal_guardian": False,
         "merge_id": result["merge_id"],
     }
-    assert events == [{**change, "account_identifier": KEEPER}]
+    assert events == [
+        {
+            "student_ine": "090000001ZR",
+            "account_identifier": KEEPER,
+            "role": "legal_guardian",
+            "previous_role": "other_guardian",
+            "school_uai": "0750001A",
+            "merge_id": result["merge_id"],
+        }
+    ]
     assert audits == [change]
     assert await merge(api, roux, "cle-1", children) == (201, result), "a replay returns the first answer"
     assert len((await role_change_events(context))[0]) == 1, "and changes nothing more"

@@ -10,6 +10,7 @@ import aiohttp
 
 from bot.telegram.cli import TOKEN_REFUSED
 from conversations.i18n import translator
+from tests.relay.conftest import eventually, receiving
 from tests.telegram import merge_flow
 from tests.telegram.conftest import free_port
 from tests.telegram.fake_bot_api import FakeBotApi
@@ -33,6 +34,29 @@ async def test_rattacher_run_serves_the_service_and_the_bot(
     assert fake_bot_api.calls_of("setWebhook") == [] and fake_bot_api.calls_of("deleteWebhook")
     merge_flow.assert_passwords_deleted(parent, CAMILLE.kept_password)
     assert CAMILLE.kept_password not in log.read_text()
+
+
+async def test_rattacher_run_relays_the_merge_to_the_webhook(
+    fake_bot_api: FakeBotApi, demo_database: str, tmp_path: Path
+) -> None:
+    parent = TelegramParent(fake_bot_api, user_id=5002)
+    async with receiving() as receiver:
+        environment = bot_environment(
+            fake_bot_api,
+            demo_database,
+            relay_webhook_url=receiver.url,
+            relay_webhook_secret=receiver.secret,
+            relay_poll_interval_seconds="0.1",
+        )
+        async with rattacher_process(["run", "--port", str(free_port())], environment, tmp_path / "run.log"):
+            await fake_bot_api.wait_for(lambda: fake_bot_api.calls_of("getUpdates"), 30)
+            await merge_flow.gather_camilles_children(parent)
+            await eventually(lambda: len(receiver.delivered) == 3)
+    assert [event["type"] for event in receiver.delivered] == [
+        "guardian_link.created",
+        "guardian_link.created",
+        "account.merged",
+    ]
 
 
 async def test_a_token_telegram_refuses_is_one_clear_line(
