@@ -1,4 +1,4 @@
-"""Unusable relay settings stop `rattacher relay` and `rattacher run` with one clear line, never a traceback."""
+"""Unusable relay settings stop `rattacher relay`, `run` and `demo` with one clear line, never a traceback."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("variables", "line"), PROBLEMS)
-@pytest.mark.parametrize("command", [["relay"], ["run"]])
+@pytest.mark.parametrize("command", [["relay"], ["run"], ["demo", "--database", "never.db"]])
 def test_unusable_relay_settings_stop_the_start_in_one_line(
     command: list[str], variables: dict[str, str], line: str, database: Path, monkeypatch, capsys
 ) -> None:
