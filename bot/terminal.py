@@ -27,6 +27,7 @@ from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
 from service.context import hasher_from_settings
 from service.fixtures import DEMO_FIXTURE, load_fixture_file
+from service.relay.cli import relay_settings_from_environment
 from service.relay.outbox import Claimed
 from service.relay.runner import started_relay
 from service.runner import running_service
@@ -65,6 +66,8 @@ def register(subparsers: Any) -> None:
 def run_demo(arguments: argparse.Namespace) -> int:
     """Run the demo until the end of input."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if relay_settings_from_environment() is None:  # the demo's service and relay read the other settings
+        return 2
     try:
         asyncio.run(demo(arguments.database, reset=arguments.reset, language=arguments.language))
     except KeyboardInterrupt:

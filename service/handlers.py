@@ -221,7 +221,7 @@ async def register_students(request: web.Request) -> web.Response:
 
 
 async def issue_temporary_password(request: web.Request) -> web.Response:
-    """School: issue a new temporary password to a guardian of one of its students (also lifts a lock)."""
+    """School: a new temporary password for a parent whose children are all at its schools (also lifts a lock)."""
     identifier = path_parameters(request, AccountPath).identifier
     issued = await school.issue_temporary_password(_context(request), _school_client(request), identifier)
     return json_reply(TemporaryPasswordResponse(**vars(issued)), status=201)

@@ -35,6 +35,12 @@ MAX_AUDITED_IDENTIFIER = 64
 NO_ACCOUNT_ID = -1  # an id no row has: the scope query of an unknown identifier runs all the same
 NOT_SERVED = "this school client does not serve this school"
 STUDENT_NOT_SERVED = "this student is enrolled in a school this school client does not serve"
+GUARDIAN_OF_OTHER_SCHOOLS_MESSAGE = (
+    "this account also guards students of schools this school client does not serve: a client serving all "
+    "of them, or the helpdesk, must issue its temporary password"
+)
+# No school named: the client already knows the account (it guards one of its students), nothing more.
+GUARDIAN_OF_OTHER_SCHOOLS = "guardian_of_other_schools"
 
 
 @dataclass(frozen=True)
@@ -302,9 +308,11 @@ async def _ensure_link(
 async def issue_temporary_password(
     context: ServiceContext, client: SchoolScope, identifier: str
 ) -> TemporaryPasswordIssued:
-    """A new temporary password for an account guarding a student of the client's schools; it also lifts a lock.
+    """A new temporary password for an account whose every guarded student is at one of the client's schools.
 
-    Any other account gets the very 404 an unknown identifier gets (and the refusal is audited).
+    It also lifts a lock. An account guarding none of its students gets the very 404 an unknown identifier gets;
+    one that also guards students of schools the client does not serve gets 403 (a contact registered with an
+    invented student must not open another school's parent's account). Each refusal is audited.
     """
     temporary_password = generate_temporary_password()
     temporary_hash = await context.hasher.hash(normalise_temporary_password(temporary_password))
@@ -314,11 +322,14 @@ async def issue_temporary_password(
     refusals = _refusals_audited(context, client, "school.temporary_password_refused", **asked)
     async with refusals, context.transaction() as session:
         account = await find_account(session, identifier)
-        served = await _uais_guarded_by(session, account.id if account is not None else None, client)
+        guarded = await _uais_guarded_by(session, account.id if account is not None else None)
+        served = [uai for uai in guarded if client.serves(uai)]
         if account is None or not served:
             raise NotFound("no account with this identifier")
         if account.status == AccountStatus.MERGED:
             raise AccountMerged()
+        if len(served) < len(guarded):
+            raise Forbidden(GUARDIAN_OF_OTHER_SCHOOLS_MESSAGE, details=[{"type": GUARDIAN_OF_OTHER_SCHOOLS}])
         account.temporary_password_hash = temporary_hash
         account.temporary_password_expires_at = expires_at
         account.updated_at = now
@@ -330,8 +341,8 @@ async def issue_temporary_password(
     )
 
 
-async def _uais_guarded_by(session: AsyncSession, account_id: int | None, client: SchoolScope) -> list[str]:
-    """The client's schools where this account guards a student (none: the account is out of its reach).
+async def _uais_guarded_by(session: AsyncSession, account_id: int | None) -> list[str]:
+    """Every school where this account guards a student (whichever clients serve them).
 
     Run for an unknown identifier too (`None`: no row matches), so that refusing one costs the same as refusing
     an existing account out of reach: the time of the 404 does not tell them apart.
@@ -342,7 +353,7 @@ async def _uais_guarded_by(session: AsyncSession, account_id: int | None, client
             .distinct()
             .join(Student, Student.school_id == School.id)
             .join(GuardianLink, GuardianLink.student_id == Student.id)
-            .where(GuardianLink.account_id == _or_no_account(account_id), School.uai.in_(sorted(client.uais)))
+            .where(GuardianLink.account_id == _or_no_account(account_id))
             .order_by(School.uai)
         )
     )

@@ -22,6 +22,12 @@ ARGON2_MINIMUMS = {
     "argon2_time_cost": ARGON2_MINIMUM_TIME_COST,
     "argon2_parallelism": ARGON2_MINIMUM_PARALLELISM,
 }
+# Sensible ceilings, well within argon2-cffi's own (C uint32) limits: beyond them start-up would crash instead.
+ARGON2_MAXIMUMS = {
+    "argon2_memory_cost_kib": 4 * 1024 * 1024,  # 4 GiB per hash
+    "argon2_time_cost": 100,
+    "argon2_parallelism": 64,
+}
 
 
 class ServiceSettings(BaseSettings):
@@ -91,5 +97,18 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}{name.upper()} must be at least {minimum} "
                 f"(OWASP minimum for argon2id: m=19456 KiB, t=2, p=1), got {value}"
+            )
+        return value
+
+    @field_validator(*ARGON2_MAXIMUMS)
+    @classmethod
+    def _argon2_at_most_a_sensible_maximum(cls, value: int, info: ValidationInfo) -> int:
+        """Refuse argon2id parameters no server could afford (m ≤ 4 GiB, t ≤ 100, p ≤ 64), naming the variable."""
+        name = info.field_name or ""
+        maximum = ARGON2_MAXIMUMS[name]
+        if value > maximum:
+            raise ValueError(
+                f"{ENV_PREFIX}{name.upper()} must be at most {maximum} "
+                f"(argon2id ceilings: m=4194304 KiB i.e. 4 GiB, t=100, p=64), got {value}"
             )
         return value

@@ -62,12 +62,14 @@ def run_bot(arguments: argparse.Namespace) -> int:
 
 def run_service_and_bot(arguments: argparse.Namespace) -> int:
     """`rattacher run`: the account service and the bot (long polling) in one process."""
-    from service.settings import ServiceSettings
+    from service.relay.cli import relay_settings_from_environment
 
     settings = telegram_settings({})
     if settings is None:
         return 2
-    service_settings = ServiceSettings()
+    service_settings = relay_settings_from_environment()
+    if service_settings is None:
+        return 2
     if service_settings.service_token is None:
         service_settings = service_settings.model_copy(update={"service_token": SecretStr(secrets.token_urlsafe(32))})
     host = arguments.host or service_settings.host

@@ -11,10 +11,18 @@ import signal
 import sys
 from typing import Any
 
+from service.cli import SETTINGS_ERROR_EXIT, settings_from_environment
 from service.database import upgrade_schema
 from service.relay import outbox
 from service.relay.events import EVENT_TYPES
-from service.relay.runner import CONSOLE, SETTINGS_AMQP, SETTINGS_WEBHOOK, relay_context, running_relay
+from service.relay.runner import (
+    CONSOLE,
+    SETTINGS_AMQP,
+    SETTINGS_WEBHOOK,
+    relay_context,
+    relay_settings_problem,
+    running_relay,
+)
 from service.relay.webhook import InvalidWebhook, check_webhook_secret, check_webhook_url
 from service.settings import ServiceSettings
 
@@ -57,13 +65,23 @@ def register(subparsers: Any) -> None:
 def run_relay(arguments: argparse.Namespace) -> int:
     """`rattacher relay`: deliver until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = ServiceSettings()
-    try:
-        asyncio.run(_relay_until_signalled(settings))
-    except (InvalidWebhook, ValueError) as error:
-        print(f"rattacher relay: {error}", file=sys.stderr)
-        return 2
+    settings = relay_settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
+    asyncio.run(_relay_until_signalled(settings))
     return 0
+
+
+def relay_settings_from_environment() -> ServiceSettings | None:
+    """The settings, checked for the relay too (subscribers, lease), or None after printing the problem in a line."""
+    settings = settings_from_environment()
+    if settings is None:
+        return None
+    problem = relay_settings_problem(settings)
+    if problem is not None:
+        print(f"rattacher: {problem}", file=sys.stderr)
+        return None
+    return settings
 
 
 async def _relay_until_signalled(settings: ServiceSettings) -> None:
@@ -94,7 +112,10 @@ def run_subscribers_add(arguments: argparse.Namespace) -> int:
     except InvalidWebhook as error:
         print(f"rattacher relay: {error}", file=sys.stderr)
         return 2
-    added = asyncio.run(_add(ServiceSettings(), arguments, secret))
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
+    added = asyncio.run(_add(settings, arguments, secret))
     if not added:
         print(f"rattacher relay: a subscriber named {arguments.name} already exists", file=sys.stderr)
         return 1
@@ -123,7 +144,10 @@ async def _add(settings: ServiceSettings, arguments: argparse.Namespace, secret:
 
 
 def run_subscribers_list(_arguments: argparse.Namespace) -> int:
-    for line in asyncio.run(_list(ServiceSettings())):
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
+    for line in asyncio.run(_list(settings)):
         print(line)
     return 0
 
@@ -140,7 +164,10 @@ async def _list(settings: ServiceSettings) -> list[str]:
 
 
 def run_subscribers_remove(arguments: argparse.Namespace) -> int:
-    removed = asyncio.run(_remove(ServiceSettings(), arguments.name))
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
+    removed = asyncio.run(_remove(settings, arguments.name))
     if not removed:
         print(f"rattacher relay: no subscriber named {arguments.name}", file=sys.stderr)
         return 1
@@ -155,7 +182,10 @@ async def _remove(settings: ServiceSettings, name: str) -> bool:
 
 
 def run_dead_letters_list(arguments: argparse.Namespace) -> int:
-    letters = asyncio.run(_dead_letters(ServiceSettings(), arguments.subscriber))
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
+    letters = asyncio.run(_dead_letters(settings, arguments.subscriber))
     if not letters:
         print("no dead letter")
     for letter in letters:
@@ -176,7 +206,10 @@ def run_dead_letters_replay(arguments: argparse.Namespace) -> int:
     if not (arguments.all or arguments.subscriber or arguments.event):
         print("rattacher relay: say which dead letters: --subscriber, --event, or --all", file=sys.stderr)
         return 2
-    count = asyncio.run(_replay(ServiceSettings(), arguments.subscriber, arguments.event))
+    settings = settings_from_environment()
+    if settings is None:
+        return SETTINGS_ERROR_EXIT
+    count = asyncio.run(_replay(settings, arguments.subscriber, arguments.event))
     print(f"{count} dead letter(s) queued again")
     return 0
 

@@ -24,7 +24,7 @@ from service.relay import outbox
 from service.relay.amqp import AmqpPublisher
 from service.relay.outbox import Claimed, ManagedBy, Result, SubscriberKind, SubscriberSpec
 from service.relay.policy import Delivered, Outcome, RetryPolicy, stop_chain
-from service.relay.webhook import WebhookSender, check_webhook_secret, check_webhook_url
+from service.relay.webhook import InvalidWebhook, WebhookSender, check_webhook_secret, check_webhook_url
 from service.settings import ServiceSettings
 
 LOGGER = logging.getLogger(__name__)
@@ -62,10 +62,10 @@ def settings_subscribers(settings: ServiceSettings) -> list[SubscriberSpec]:
     """The subscribers RATTACHER_RELAY_WEBHOOK_URL and RATTACHER_RELAY_AMQP_URL declare."""
     specs = []
     if settings.relay_webhook_url:
-        check_webhook_url(settings.relay_webhook_url)
+        _named("RATTACHER_RELAY_WEBHOOK_URL", check_webhook_url, settings.relay_webhook_url)
         if settings.relay_webhook_secret is None:
             raise ValueError("RATTACHER_RELAY_WEBHOOK_SECRET is required with RATTACHER_RELAY_WEBHOOK_URL")
-        check_webhook_secret(settings.relay_webhook_secret.get_secret_value())
+        _named("RATTACHER_RELAY_WEBHOOK_SECRET", check_webhook_secret, settings.relay_webhook_secret.get_secret_value())
         specs.append(
             SubscriberSpec(SETTINGS_WEBHOOK, SubscriberKind.WEBHOOK, settings.relay_webhook_url, ManagedBy.SETTINGS)
         )
@@ -74,6 +74,24 @@ def settings_subscribers(settings: ServiceSettings) -> list[SubscriberSpec]:
             SubscriberSpec(SETTINGS_AMQP, SubscriberKind.AMQP, settings.relay_amqp_exchange, ManagedBy.SETTINGS)
         )
     return specs
+
+
+def _named(variable: str, check: Callable[[str], str], value: str) -> None:
+    """Run a webhook check; its refusal names the variable first (never the value)."""
+    try:
+        check(value)
+    except InvalidWebhook as error:
+        raise InvalidWebhook(f"{variable}: {error}") from error
+
+
+def relay_settings_problem(settings: ServiceSettings) -> str | None:
+    """What makes the relay settings unusable, in one line naming the variable; None when they are fine."""
+    try:
+        settings_subscribers(settings)
+        delivery_window_seconds(settings)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def delivery_window_seconds(settings: ServiceSettings) -> float:

@@ -355,16 +355,53 @@ async def test_another_schools_parent_and_an_unknown_identifier_cost_the_same_st
     assert out_of_reach == unknown
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: registering a student lets a school client bring any parent into its scope"
-)
-async def test_a_school_client_cannot_bring_another_schools_parent_into_its_scope(api) -> None:
-    """Hugo knows c.martin7's names, e-mail and mobile (contacts, not secrets), registers an invented student of its
-    own school with that guardian: automatic matching links c.martin7, and the temporary password follows, which
-    opens the account (activation replaces the password) and shows Curie's children. Open design question."""
+MARTIN = {"last_name": "Martin", "first_name": "Camille", "email": "c.martin@example.org", "mobile": "0698765432"}
+OTHER_SCHOOLS = [{"type": "guardian_of_other_schools"}]
+
+
+async def test_a_school_client_cannot_bring_another_schools_parent_into_its_scope(api, snapshot, database_url) -> None:
+    """Hugo knows c.martin7's names, e-mail and mobile (contacts, not secrets) and registers an invented student of
+    its own school with that guardian: automatic matching links c.martin7, but she also guards Curie's students, so
+    Hugo may not issue her a temporary password; her account and password stay as they were."""
     assert (await issue(api, "hugo", "c.martin7"))[0] == 404
-    guardian = {"last_name": "Martin", "first_name": "Camille", "email": "c.martin@example.org", "mobile": "0698765432"}
-    status, body = await register(api, "hugo", student("099999999ZZ", HUGO, guardian))
+    status, body = await register(api, "hugo", student("099999999ZZ", HUGO, MARTIN))
     assert status == 201, body
     assert body["students"][0]["guardians"][0]["account_identifier"] == "c.martin7"
-    assert (await issue(api, "hugo", "c.martin7"))[0] == 404
+    assert (await api.login("c.martin7", "wrong password"))[0] == 401, "a failure the refusal must not lift"
+    before = await snapshot()
+    status, body = await issue(api, "hugo", "c.martin7")
+    assert (status, body["error"]["code"], body["error"]["details"]) == (403, "forbidden", OTHER_SCHOOLS)
+    assert CURIE not in json.dumps(body), "no other school named"
+    assert without_audit(await snapshot()) == without_audit(before), "no password issued, no failure counter reset"
+    status, login = await api.login("c.martin7", "K7QX-M2PA-9TZC")
+    assert (status, login["outcome"]) == (200, "activation_required"), "her own temporary password still works"
+    [(actor, identifier, details)] = (await audit_events(database_url, "school.temporary_password_refused"))[-1:]
+    assert (actor, identifier, details) == (
+        "college-hugo",
+        None,
+        {"identifier": "c.martin7", "uais": [HUGO], "code": "forbidden", "refused": OTHER_SCHOOLS},
+    )
+    assert await audit_events(database_url, "temporary_password.issued") == []
+
+
+async def test_a_parent_of_two_schools_gets_a_temporary_password_only_from_a_client_serving_both(
+    api, database_url
+) -> None:
+    """A parent with a child at Collège Victor Hugo and one at Lycée Marie Curie, each registered by its school."""
+    assert (await register(api, "hugo", student("090000001AA", HUGO)))[0] == 201
+    assert (await register(api, "curie", student("090000002AA", CURIE)))[0] == 201
+    for client in ("hugo", "curie"):
+        status, body = await issue(api, client, "a.durand")
+        assert (status, body["error"]["code"], body["error"]["details"]) == (403, "forbidden", OTHER_SCHOOLS)
+    status, issued = await issue(api, "school", "a.durand")
+    assert (status, issued["identifier"]) == (201, "a.durand")
+    status, login = await api.login("a.durand", issued["temporary_password"])
+    assert (status, login["outcome"]) == (200, "activation_required")
+    assert await audit_events(database_url, "temporary_password.issued") == [
+        ("academie-test", "a.durand", {"uais": [HUGO, CURIE]})
+    ]
+    refusals = await audit_events(database_url, "school.temporary_password_refused")
+    assert [(actor, details["code"]) for actor, _, details in refusals] == [
+        ("college-hugo", "forbidden"),
+        ("lycee-curie", "forbidden"),
+    ]
