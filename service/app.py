@@ -39,7 +39,7 @@ def create_app(
 ) -> web.Application:
     """The service's application; the schema must already be up to date (see database.upgrade_schema)."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
-    app[OPENAPI_KEY] = build_openapi(ROUTES)
+    app[OPENAPI_KEY] = build_openapi(ROUTES, max_body_bytes=settings.max_body_bytes)
     directory = client_directory(settings)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route, directory))

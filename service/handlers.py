@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 from sqlalchemy import select
 
 from service import credentials, escalations, merging, parents, school, throttling
 from service.context import ServiceContext
-from service.errors import Forbidden, ValidationFailed
+from service.errors import (
+    AccountMerged,
+    ActivationRequired,
+    ActivationSuperseded,
+    CredentialLocked,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidCredentials,
+    MergeConflict,
+    NamesDiffer,
+    NotFound,
+    PasswordPolicyViolation,
+    SameAccount,
+    ServiceError,
+    Throttled,
+    TicketInvalid,
+)
 from service.models import OutboxEvent
 from service.relay.events import AsyncApiDocument, asyncapi_document
 from service.routing import (
@@ -22,9 +36,12 @@ from service.routing import (
     json_reply,
     optional_header,
     parse_body,
+    path_parameters,
+    query_parameters,
 )
 from service.schemas import (
     AccountOut,
+    AccountPath,
     ActivationRequest,
     ActivationRequiredResponse,
     ChildOut,
@@ -34,6 +51,7 @@ from service.schemas import (
     EscalationIn,
     EscalationList,
     EscalationOut,
+    EscalationQuery,
     GuardianOutcomeOut,
     HealthResponse,
     LoggedInResponse,
@@ -43,6 +61,7 @@ from service.schemas import (
     OpenApiDocument,
     OutboxEventOut,
     OutboxPage,
+    OutboxQuery,
     PasswordPolicyOut,
     PreviewChildOut,
     RegisteredStudentOut,
@@ -203,9 +222,8 @@ async def register_students(request: web.Request) -> web.Response:
 
 async def issue_temporary_password(request: web.Request) -> web.Response:
     """School: issue a new temporary password to a guardian of one of its students (also lifts a lock)."""
-    issued = await school.issue_temporary_password(
-        _context(request), _school_client(request), request.match_info["identifier"]
-    )
+    identifier = path_parameters(request, AccountPath).identifier
+    issued = await school.issue_temporary_password(_context(request), _school_client(request), identifier)
     return json_reply(TemporaryPasswordResponse(**vars(issued)), status=201)
 
 
@@ -229,7 +247,7 @@ async def record_escalation(request: web.Request) -> web.Response:
 
 async def list_escalations(request: web.Request) -> web.Response:
     """Agent: the latest escalations, newest first."""
-    since = _query_datetime(request, "since")
+    since = query_parameters(request, EscalationQuery).since
     found = await escalations.list_escalations(_context(request), since)
     body = EscalationList(
         escalations=[
@@ -258,7 +276,7 @@ _ESCALATION_COLUMNS = (
 
 async def read_outbox(request: web.Request) -> web.Response:
     """Downstream: outbox events after a given id, oldest first."""
-    after = _query_int(request, "after", default=0)
+    after = query_parameters(request, OutboxQuery).after
     async with _context(request).reading() as session:
         events = await session.scalars(
             select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id).limit(OUTBOX_PAGE_LIMIT)
@@ -272,28 +290,8 @@ async def read_outbox(request: web.Request) -> web.Response:
     return json_reply(body)
 
 
-def _query_int(request: web.Request, name: str, *, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValidationFailed(
-            details=[{"loc": ["query", name], "msg": "must be a non-negative integer", "type": "int_parsing"}]
-        )
-    return int(raw)
-
-
-def _query_datetime(request: web.Request, name: str) -> dt.datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError as error:
-        raise ValidationFailed(
-            details=[{"loc": ["query", name], "msg": "must be an ISO 8601 datetime", "type": "datetime_parsing"}]
-        ) from error
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+# The errors each kind of use case may answer besides those of the edge (see openapi.py).
+CREDENTIAL_CHECK: tuple[type[ServiceError], ...] = (InvalidCredentials, Throttled, CredentialLocked, AccountMerged)
 
 
 BOT = frozenset({ClientKind.BOT})
@@ -309,6 +307,7 @@ ROUTES: tuple[Route, ...] = (
         BOT,
         Credentials,
         {201: LoggedInResponse, 200: ActivationRequiredResponse},
+        errors=CREDENTIAL_CHECK,
     ),
     Route(
         "POST",
@@ -318,6 +317,7 @@ ROUTES: tuple[Route, ...] = (
         BOT,
         ActivationRequest,
         {201: LoggedInResponse},
+        errors=(TicketInvalid, ActivationSuperseded, PasswordPolicyViolation),
     ),
     Route("DELETE", "/v1/sessions/current", close_session, "Log out", BOT, responses={204: None}, parent_session=True),
     Route(
@@ -338,6 +338,7 @@ ROUTES: tuple[Route, ...] = (
         Credentials,
         {201: MergePreviewResponse},
         parent_session=True,
+        errors=(*CREDENTIAL_CHECK, ActivationRequired, SameAccount, NamesDiffer),
     ),
     Route(
         "POST",
@@ -348,6 +349,7 @@ ROUTES: tuple[Route, ...] = (
         MergeRequestIn,
         {201: MergeResponse},
         parent_session=True,
+        errors=(TicketInvalid, MergeConflict, IdempotencyConflict),
     ),
     Route(
         "POST",
@@ -365,6 +367,8 @@ ROUTES: tuple[Route, ...] = (
         "Issue a temporary password",
         frozenset({ClientKind.SCHOOL}),
         responses={201: TemporaryPasswordResponse},
+        path_model=AccountPath,
+        errors=(NotFound, AccountMerged),
     ),
     Route(
         "POST",
@@ -382,7 +386,7 @@ ROUTES: tuple[Route, ...] = (
         "List escalations",
         frozenset({ClientKind.AGENT}),
         responses={200: EscalationList},
-        query={"since": "date-time"},
+        query_model=EscalationQuery,
     ),
     Route(
         "GET",
@@ -391,6 +395,6 @@ ROUTES: tuple[Route, ...] = (
         "Read outbox events",
         frozenset({ClientKind.DOWNSTREAM}),
         responses={200: OutboxPage},
-        query={"after": "integer"},
+        query_model=OutboxQuery,
     ),
 )

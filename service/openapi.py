@@ -8,23 +8,28 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from service.errors import ERROR_TYPES
-from service.routing import PARENT_SESSION_HEADER, REQUESTER_HEADER, Route
+from service.errors import Throttled
+from service.routing import MAX_HEADER_VALUE_LENGTH, PARENT_SESSION_HEADER, REQUESTER_HEADER, Route, edge_errors
 from service.schemas import ErrorResponse
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-_QUERY_TYPES = {"integer": {"type": "integer", "minimum": 0}, "date-time": {"type": "string", "format": "date-time"}}
+PRINTABLE_ASCII = r"^[\x20-\x7E]*$"
+_HEADER_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_HEADER_VALUE_LENGTH, "pattern": PRINTABLE_ASCII}
 
 
 def build_openapi(
-    routes: tuple[Route, ...], *, title: str = "Rattacher account service", version: str = "1"
+    routes: tuple[Route, ...],
+    *,
+    title: str = "Rattacher account service",
+    version: str = "1",
+    max_body_bytes: int | None = None,
 ) -> dict[str, Any]:
     models = _models(routes)
     keyed, definitions = models_json_schema(models, ref_template=REF_TEMPLATE)
     refs = {model: keyed[(model, mode)]["$ref"] for model, mode in models}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs, max_body_bytes)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -45,7 +50,7 @@ def _models(routes: tuple[Route, ...]) -> list[tuple[type[BaseModel], JsonSchema
     return list(dict.fromkeys(found))
 
 
-def _operation(route: Route, refs: dict[type[BaseModel], str]) -> dict[str, Any]:
+def _operation(route: Route, refs: dict[type[BaseModel], str], max_body_bytes: int | None) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": route.summary,
         "operationId": route.handler.__name__,
@@ -53,13 +58,13 @@ def _operation(route: Route, refs: dict[type[BaseModel], str]) -> dict[str, Any]
         "parameters": _parameters(route),
         "responses": {str(status): _response(model, refs) for status, model in route.responses.items()},
     }
-    operation["responses"]["default"] = {
-        "description": "error: " + ", ".join(sorted({error.code for error in ERROR_TYPES})),
-        "content": {"application/json": {"schema": {"$ref": refs[ErrorResponse]}}},
-    }
+    for status, codes in error_codes_by_status(route).items():
+        operation["responses"][str(status)] = _error_response(status, codes, refs[ErrorResponse])
     if route.request_model is not None:
+        limit = f", at most {max_body_bytes} bytes" if max_body_bytes else ""
         operation["requestBody"] = {
             "required": True,
+            "description": f"JSON{limit} (413 payload_too_large above)",
             "content": {"application/json": {"schema": {"$ref": refs[route.request_model]}}},
         }
     if not route.public:
@@ -68,22 +73,64 @@ def _operation(route: Route, refs: dict[type[BaseModel], str]) -> dict[str, Any]
     return operation
 
 
+def error_codes_by_status(route: Route) -> dict[int, list[str]]:
+    """Every error the route may answer, grouped by HTTP status: the edge's and the use case's."""
+    grouped: dict[int, list[str]] = {}
+    for error in (*edge_errors(route), *route.errors):
+        codes = grouped.setdefault(error.status, [])
+        if error.code not in codes:
+            codes.append(error.code)
+    return dict(sorted(grouped.items()))
+
+
+def _error_response(status: int, codes: list[str], error_ref: str) -> dict[str, Any]:
+    """The error body, its `code` limited to the codes this route answers with this status."""
+    narrowed = {"properties": {"error": {"properties": {"code": {"enum": codes}}}}}
+    response: dict[str, Any] = {
+        "description": "error: " + ", ".join(codes),
+        "content": {"application/json": {"schema": {"allOf": [{"$ref": error_ref}, narrowed]}}},
+    }
+    if status == Throttled.status:
+        response["headers"] = {
+            "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}},
+        }
+    return response
+
+
 def _parameters(route: Route) -> list[dict[str, Any]]:
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"{(\w+)}", route.path)
-    ]
-    parameters += [
-        {"name": name, "in": "query", "required": False, "schema": _QUERY_TYPES[kind]}
-        for name, kind in route.query.items()
-    ]
+    names_in_path = re.findall(r"{(\w+)}", route.path)
+    parameters = _model_parameters(route.path_model, "path")
+    if sorted(parameter["name"] for parameter in parameters) != sorted(names_in_path):
+        raise ValueError(f"{route.method} {route.path}: its path parameters need a path model")
+    parameters += _model_parameters(route.query_model, "query")
     if route.parent_session:
-        parameters.append(
-            {"name": PARENT_SESSION_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
-        )
-    if route.request_model is not None and not route.public:
-        parameters.append({"name": REQUESTER_HEADER, "in": "header", "required": False, "schema": {"type": "string"}})
+        parameters.append({"name": PARENT_SESSION_HEADER, "in": "header", "required": True, "schema": _HEADER_SCHEMA})
+    if not route.public:
+        parameters.append({"name": REQUESTER_HEADER, "in": "header", "required": False, "schema": _HEADER_SCHEMA})
     return parameters
+
+
+def _model_parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, Any]]:
+    """One parameter per field of a path or query model, with the field's bounds."""
+    if model is None:
+        return []
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ())) | ({*schema["properties"]} if location == "path" else set())
+    return [
+        {"name": name, "in": location, "required": name in required, "schema": _without_null(field)}
+        for name, field in schema["properties"].items()
+    ]
+
+
+def _without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """A parameter is absent rather than null: keep the non-null alternative, drop pydantic's title."""
+    kept = {key: value for key, value in field.items() if key not in ("anyOf", "title")}
+    if kept.get("default", 0) is None:
+        del kept["default"]
+    options = [option for option in field.get("anyOf", ()) if option != {"type": "null"}]
+    if len(options) == 1:
+        kept.update(options[0])
+    return kept
 
 
 def _response(model: type[BaseModel] | None, refs: dict[type[BaseModel], str]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -19,6 +19,7 @@ from service.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceError,
+    SessionInvalid,
     Unauthorized,
     ValidationFailed,
 )
@@ -32,6 +33,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PARENT_SESSION_HEADER = "X-Parent-Session"
 REQUESTER_HEADER = "X-Requester"
 MAX_HEADER_VALUE_LENGTH = 200
+# The headers the service reads, with their length limit (None: any length). Their values must be printable ASCII.
+READ_HEADERS: Mapping[str, int | None] = {
+    "Authorization": None,
+    PARENT_SESSION_HEADER: MAX_HEADER_VALUE_LENGTH,
+    REQUESTER_HEADER: MAX_HEADER_VALUE_LENGTH,
+}
 
 
 class ClientKind(enum.StrEnum):
@@ -51,7 +58,9 @@ class Route:
     request_model: type[BaseModel] | None = None
     responses: Mapping[int, type[BaseModel] | None] = field(default_factory=dict)
     parent_session: bool = False
-    query: Mapping[str, str] = field(default_factory=dict)
+    query_model: type[BaseModel] | None = None
+    path_model: type[BaseModel] | None = None
+    errors: tuple[type[ServiceError], ...] = ()
 
     @property
     def public(self) -> bool:
@@ -61,6 +70,8 @@ class Route:
 CLIENT_KIND_KEY = web.RequestKey("client_kind", ClientKind)
 SCHOOL_CLIENT_KEY = web.RequestKey("school_client", SchoolScope)
 SchoolClientLookup = Callable[[web.Request, str], Awaitable[SchoolScope | None]]
+QUERY_KEY = web.RequestKey("query_parameters", BaseModel)
+PATH_KEY = web.RequestKey("path_parameters", BaseModel)
 
 
 class ClientDirectory:
@@ -111,17 +122,79 @@ def _bearer_token(authorization: str | None) -> str:
 
 
 def guarded(route: Route, directory: ClientDirectory) -> Handler:
-    """The route's handler behind the client check (public routes pass through)."""
+    """The route's handler behind the edge: readable headers, the client check, then path and query parameters."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if not route.public:
+            check_read_headers(request)
             kind = await directory.identify(request)
             if kind not in route.clients:
                 raise Forbidden()
             request[CLIENT_KIND_KEY] = kind
+        if route.path_model is not None:
+            request[PATH_KEY] = parse_parameters(route.path_model, request.match_info, "path")
+        if route.query_model is not None:
+            request[QUERY_KEY] = parse_parameters(route.query_model, request.query, "query")
         return await route.handler(request)
 
     return handle
+
+
+def edge_errors(route: Route) -> tuple[type[ServiceError], ...]:
+    """The errors the edge itself may answer on this route (documented with the route's own errors)."""
+    found: list[type[ServiceError]] = [ServiceError]
+    if not route.public:
+        found += [MalformedRequest, ValidationFailed, Unauthorized, Forbidden]
+    if route.request_model is not None:
+        found += [MalformedRequest, PayloadTooLarge, ValidationFailed]
+    if route.path_model is not None or route.query_model is not None:
+        found.append(ValidationFailed)
+    if route.parent_session:
+        found.append(SessionInvalid)
+    return tuple(dict.fromkeys(found))
+
+
+def check_read_headers(request: web.Request) -> None:
+    """Headers the service reads are printable ASCII (bytes that are not UTF-8 arrive as surrogates) and bounded."""
+    for name, limit in READ_HEADERS.items():
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if not (value.isascii() and value.isprintable()):
+            raise MalformedRequest(
+                f"the {name} header must be printable ASCII",
+                details=[{"loc": ["header", name], "msg": "must be printable ASCII", "type": "header_not_ascii"}],
+            )
+        if limit is not None and len(value) > limit:
+            raise ValidationFailed(details=[{"loc": ["header", name], "msg": "too long", "type": "string_too_long"}])
+
+
+def parse_parameters(model: type[ModelT], values: Mapping[str, str], location: str) -> ModelT:
+    """Path or query parameters validated by their model; a failure is located (`["query", "after"]`)."""
+    present = {name: values[name] for name in model.model_fields if name in values}
+    try:
+        return model.model_validate(present)
+    except ValidationError as error:
+        details = validation_details(error)
+        for item in details:
+            item["loc"] = [location, *item["loc"]]
+        raise ValidationFailed(details=details) from error
+
+
+def path_parameters(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The route's path parameters, validated at the edge."""
+    return _validated(request[PATH_KEY], model)
+
+
+def query_parameters(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The route's query parameters, validated at the edge."""
+    return _validated(request[QUERY_KEY], model)
+
+
+def _validated(value: BaseModel, model: type[ModelT]) -> ModelT:
+    if not isinstance(value, model):
+        raise TypeError(f"the route declares {type(value).__name__}, not {model.__name__}")
+    return value
 
 
 async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
@@ -139,7 +212,7 @@ async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
         raise ValidationFailed(details=validation_details(error)) from error
 
 
-def validation_details(error: ValidationError) -> list[dict[str, object]]:
+def validation_details(error: ValidationError) -> list[dict[str, Any]]:
     """Where and why, never the input itself (it may be a password)."""
     return [
         {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
@@ -160,11 +233,12 @@ def json_reply(model: BaseModel, status: int = 200) -> web.Response:
     return web.json_response(text=model.model_dump_json(), status=status)
 
 
-def error_reply(error: ServiceError) -> web.Response:
+def error_reply(error: ServiceError, headers: Mapping[str, str] | None = None) -> web.Response:
     body = ErrorResponse(
         error=ErrorDetail(code=error.code, message=error.message, retry_after=error.retry_after, details=error.details)
     )
     response = json_reply(body, status=error.status)
+    response.headers.update(headers or {})
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -180,6 +254,13 @@ def _translate_http_exception(exception: web.HTTPException) -> ServiceError:
     return MalformedRequest(exception.reason)
 
 
+def _kept_headers(exception: web.HTTPException) -> dict[str, str]:
+    """A 405 names the methods the route allows (RFC 9110)."""
+    if isinstance(exception, web.HTTPMethodNotAllowed):
+        return {"Allow": ", ".join(sorted(exception.allowed_methods))}
+    return {}
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes the JSON error body; a bug is logged and answered `internal_error`."""
@@ -190,7 +271,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exception:
         if exception.status < 400:
             raise
-        return error_reply(_translate_http_exception(exception))
+        return error_reply(_translate_http_exception(exception), _kept_headers(exception))
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_reply(ServiceError())

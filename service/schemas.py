@@ -13,15 +13,44 @@ from service.domain import clean_name, normalise_email, normalise_identifier, no
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
 MAX_IDENTIFIER_LENGTH = 64
+# Lists are bounded so that a body at every limit, in ASCII, fits in the default body cap (64 KiB).
+MAX_STUDENTS_PER_REQUEST = 20
+MAX_TRANSCRIPT_LINES = 50
+MAX_TRANSCRIPT_TEXT_LENGTH = 1000
+MAX_POSITION = 2**31 - 1  # the largest INTEGER on PostgreSQL: outbox ids and other positions fit in it
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Token = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Uai = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9]{7}[A-Z]$")]
-Ine = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-Z]{11}$")]
-SchoolName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# Every string the API reads refuses control characters (Unicode Cc: C0, DEL, C1): PostgreSQL refuses NUL
+# in text, and none of them belongs in a name, an identifier, a token or a password. A transcript line is
+# the one place where line breaks and tabs are legitimate.
+NO_CONTROL = r"^[^\x00-\x1F\x7F-\x9F]*$"
+NO_CONTROL_BUT_LINE_BREAKS = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+
+
+def _plain(max_length: int, *, min_length: int = 1, strip: bool = True) -> StringConstraints:
+    """A one-line string of bounded length without control characters."""
+    return StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length, pattern=NO_CONTROL)
+
+
+Text = Annotated[str, _plain(100)]
+Identifier = Annotated[str, _plain(MAX_IDENTIFIER_LENGTH)]
+Secret = Annotated[str, _plain(256, strip=False)]
+Token = Annotated[str, _plain(128, strip=False)]
+Uai = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=8, max_length=8, pattern=r"^[0-9]{7}[A-Z]$")
+]
+Ine = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, min_length=11, max_length=11, pattern=r"^[0-9A-Z]{11}$"),
+]
+SchoolName = Annotated[str, _plain(200)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=MAX_EMAIL_LENGTH,
+        pattern=r"^[^@\s\x00-\x1F\x7F-\x9F]+@[^@\s\x00-\x1F\x7F-\x9F]+\.[^@\s\x00-\x1F\x7F-\x9F]+$",
+    ),
+]
 
 
 def _valid_mobile(mobile: str) -> str:
@@ -51,19 +80,26 @@ def _person_name(name: str) -> str:
 # Every name that comes in (school registrations, fixtures) goes through this type: cleaned, then bounded.
 PersonName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    _plain(MAX_NAME_LENGTH),
     AfterValidator(_person_name),
     _fits_once_normalised(normalise_name, MAX_NAME_LENGTH),
 ]
 AccountIdentifier = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_IDENTIFIER_LENGTH),
+    _plain(MAX_IDENTIFIER_LENGTH),
     _fits_once_normalised(normalise_identifier, MAX_IDENTIFIER_LENGTH),
     AfterValidator(normalise_identifier),
 ]
 
 
-Mobile = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_valid_mobile)]
+# Documented shape of a phone number; the number itself is then checked with phonenumbers (French national form
+# accepted): "+33 6 12 34 56 78", "06.12.34.56.78".
+MOBILE_PATTERN = r"^\+?[0-9][0-9 .()\-]{3,38}[0-9]$"
+Mobile = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=5, max_length=40, pattern=MOBILE_PATTERN),
+    AfterValidator(_valid_mobile),
+]
 ValidEmail = Annotated[Email, _fits_once_normalised(normalise_email, MAX_EMAIL_LENGTH)]
 
 
@@ -163,7 +199,7 @@ class MergePreviewResponse(Body):
 
 
 class ChildRoleDeclaration(Body):
-    ref: Annotated[str, StringConstraints(min_length=1, max_length=8)]
+    ref: Annotated[str, _plain(8, strip=False)]
     legal_guardian: bool
     change_role: bool = Field(
         default=False,
@@ -176,7 +212,7 @@ class ChildRoleDeclaration(Body):
 
 class MergeRequestIn(Body):
     ticket: Token
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    idempotency_key: Annotated[str, _plain(100, strip=False)]
     children: list[ChildRoleDeclaration] = Field(max_length=50)
 
 
@@ -209,7 +245,7 @@ class GuardianIn(Body):
     last_name: PersonName
     first_name: PersonName
     email: ValidEmail
-    mobile: Mobile
+    mobile: Mobile = Field(description="a valid phone number (libphonenumber), French national form accepted")
     legal_guardian: bool = True
 
 
@@ -223,7 +259,7 @@ class StudentIn(Body):
 
 
 class StudentRegistrationRequest(Body):
-    students: list[StudentIn] = Field(min_length=1, max_length=100)
+    students: list[StudentIn] = Field(min_length=1, max_length=MAX_STUDENTS_PER_REQUEST)
 
 
 class GuardianOutcomeOut(Body):
@@ -255,17 +291,28 @@ class CollectedIn(Body):
 class TranscriptLine(Body):
     at: dt.datetime
     sender: Literal["parent", "bot"]
-    text: Annotated[str, StringConstraints(max_length=4096)]
+    text: Annotated[str, StringConstraints(max_length=MAX_TRANSCRIPT_TEXT_LENGTH, pattern=NO_CONTROL_BUT_LINE_BREAKS)]
+
+
+class CollectedOut(Body):
+    identifier: str | None = None
+    source_identifier: str | None = None
+
+
+class TranscriptLineOut(Body):
+    at: dt.datetime
+    sender: Literal["parent", "bot"]
+    text: str
 
 
 class EscalationIn(Body):
-    channel: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    chat_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    channel: Annotated[str, _plain(40, strip=False)]
+    chat_ref: Annotated[str, _plain(200, strip=False)]
     reason: Text
     step: Text
-    language: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    language: Annotated[str, _plain(20, strip=False)]
     collected: CollectedIn = Field(default_factory=CollectedIn)
-    transcript: list[TranscriptLine] = Field(default_factory=list, max_length=500)
+    transcript: list[TranscriptLine] = Field(default_factory=list, max_length=MAX_TRANSCRIPT_LINES)
 
 
 class EscalationCreated(Body):
@@ -281,8 +328,8 @@ class EscalationOut(Body):
     reason: str
     step: str
     language: str
-    collected: CollectedIn
-    transcript: list[TranscriptLine]
+    collected: CollectedOut
+    transcript: list[TranscriptLineOut]
     created_at: dt.datetime
 
 
@@ -299,3 +346,34 @@ class OutboxEventOut(Body):
 
 class OutboxPage(Body):
     events: list[OutboxEventOut]
+
+
+class Parameters(BaseModel):
+    """Query or path parameters: text on the wire, converted (not strict), unknown names ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """A naive datetime is read as UTC; an aware one must still be a datetime once converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as error:
+        raise ValueError("out of range once converted to UTC") from error
+
+
+UtcDateTime = Annotated[dt.datetime, AfterValidator(_in_utc)]
+
+
+class OutboxQuery(Parameters):
+    after: int = Field(default=0, ge=0, le=MAX_POSITION, description="the last event id already read")
+
+
+class EscalationQuery(Parameters):
+    since: UtcDateTime | None = Field(default=None, description="only escalations recorded at or after this time")
+
+
+class AccountPath(Parameters):
+    identifier: AccountIdentifier

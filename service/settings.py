@@ -7,6 +7,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ARGON2_MINIMUM_MEMORY_KIB = 19456
 ARGON2_MINIMUM_TIME_COST = 2
+# The largest valid request body (every string and list at its limit, in ASCII) fits in 64 KiB: a lower cap would
+# refuse bodies the API documents as valid.
+MINIMUM_BODY_BYTES = 64 * 1024
 SCHOOL_TOKEN_REMOVED = (
     "RATTACHER_SCHOOL_TOKEN is no longer supported: each school client now has its own token, "
     "tied to the schools it serves; create them with `rattacher school-client add NAME --uai UAI` "
@@ -51,7 +54,7 @@ class ServiceSettings(BaseSettings):
     argon2_time_cost: int = ARGON2_MINIMUM_TIME_COST
     argon2_parallelism: int = ARGON2_MINIMUM_PARALLELISM
 
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=MINIMUM_BODY_BYTES, ge=MINIMUM_BODY_BYTES)
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
 
     relay_webhook_url: str | None = Field(
