@@ -9,7 +9,16 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from service.errors import Throttled
-from service.routing import MAX_HEADER_VALUE_LENGTH, PARENT_SESSION_HEADER, REQUESTER_HEADER, Route, edge_errors
+from service.routing import (
+    AGENT_HEADER,
+    AGENT_HEADER_PATTERN,
+    MAX_AGENT_HEADER_LENGTH,
+    MAX_HEADER_VALUE_LENGTH,
+    PARENT_SESSION_HEADER,
+    REQUESTER_HEADER,
+    Route,
+    edge_errors,
+)
 from service.schemas import ErrorResponse
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -46,7 +55,11 @@ def _models(routes: tuple[Route, ...]) -> list[tuple[type[BaseModel], JsonSchema
     for route in routes:
         if route.request_model is not None:
             found.append((route.request_model, "validation"))
-        found.extend((model, "serialization") for model in route.responses.values() if model is not None)
+        found.extend(
+            (model, "serialization")
+            for model in route.responses.values()
+            if model is not None and not isinstance(getattr(model, "media_type", None), str)
+        )
     return list(dict.fromkeys(found))
 
 
@@ -105,6 +118,12 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     parameters += _model_parameters(route.query_model, "query")
     if route.parent_session:
         parameters.append({"name": PARENT_SESSION_HEADER, "in": "header", "required": True, "schema": _HEADER_SCHEMA})
+    if route.agent_identity:
+        agent_schema = {"type": "string", "maxLength": MAX_AGENT_HEADER_LENGTH, "pattern": AGENT_HEADER_PATTERN}
+        description = "the signed-in agent, as the console vouches for it: sub=<subject>&name=<first name>"
+        parameters.append(
+            {"name": AGENT_HEADER, "in": "header", "required": True, "schema": agent_schema, "description": description}
+        )
     if not route.public:
         parameters.append({"name": REQUESTER_HEADER, "in": "header", "required": False, "schema": _HEADER_SCHEMA})
     return parameters
@@ -136,4 +155,7 @@ def _without_null(field: dict[str, Any]) -> dict[str, Any]:
 def _response(model: type[BaseModel] | None, refs: dict[type[BaseModel], str]) -> dict[str, Any]:
     if model is None:
         return {"description": "no content"}
+    media_type = getattr(model, "media_type", None)
+    if isinstance(media_type, str):  # a stream, not a JSON document (e.g. text/event-stream)
+        return {"description": (model.__doc__ or "").strip(), "content": {media_type: {"schema": {"type": "string"}}}}
     return {"description": model.__name__, "content": {"application/json": {"schema": {"$ref": refs[model]}}}}
