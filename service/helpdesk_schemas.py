@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, RootModel, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from service.helpdesk_domain import REASON_ALIASES, Outcome, Reason, ResumePoint, contains_temporary_password
 from service.schemas import (
@@ -247,9 +247,14 @@ class EventsQuery(Parameters):
     after: int = Field(default=0, ge=0, le=MAX_POSITION, description="the last message id received (or Last-Event-ID)")
 
 
-class EventStream(RootModel[str]):
-    """text/event-stream: one `message` event per conversation message (id = message id), `: keep-alive` comments;
-    the stream ends after the escalation ends or after RATTACHER_HELPDESK_STREAM_MAX_SECONDS (reconnect with
-    Last-Event-ID)."""
+class EventStream(Body):
+    """text/event-stream: one `message` event per conversation message (id = message id, data = the message as
+    JSON), `: keep-alive` comments; the stream ends once the escalation has ended or after
+    RATTACHER_HELPDESK_STREAM_MAX_SECONDS (reconnect with Last-Event-ID)."""
 
     media_type: ClassVar[str] = "text/event-stream"
+    id: str = Field(description="the message id")
+    event: Literal["message"]
+    data: str = Field(
+        description="the message (MessageOut) as JSON", json_schema_extra={"contentMediaType": "application/json"}
+    )

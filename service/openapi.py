@@ -55,11 +55,7 @@ def _models(routes: tuple[Route, ...]) -> list[tuple[type[BaseModel], JsonSchema
     for route in routes:
         if route.request_model is not None:
             found.append((route.request_model, "validation"))
-        found.extend(
-            (model, "serialization")
-            for model in route.responses.values()
-            if model is not None and not isinstance(getattr(model, "media_type", None), str)
-        )
+        found.extend((model, "serialization") for model in route.responses.values() if model is not None)
     return list(dict.fromkeys(found))
 
 
@@ -155,7 +151,5 @@ def _without_null(field: dict[str, Any]) -> dict[str, Any]:
 def _response(model: type[BaseModel] | None, refs: dict[type[BaseModel], str]) -> dict[str, Any]:
     if model is None:
         return {"description": "no content"}
-    media_type = getattr(model, "media_type", None)
-    if isinstance(media_type, str):  # a stream, not a JSON document (e.g. text/event-stream)
-        return {"description": (model.__doc__ or "").strip(), "content": {media_type: {"schema": {"type": "string"}}}}
-    return {"description": model.__name__, "content": {"application/json": {"schema": {"$ref": refs[model]}}}}
+    media_type = getattr(model, "media_type", "application/json")  # a stream's model describes one of its events
+    return {"description": model.__name__, "content": {media_type: {"schema": {"$ref": refs[model]}}}}
