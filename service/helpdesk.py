@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import ServiceContext
 from service.domain import TEMPORARY_PASSWORD_ALPHABET
-from service.errors import EscalationEnded, EscalationNotHeld, EscalationTaken, NotFound
+from service.errors import EscalationEnded, EscalationNotHeld, EscalationTaken, NotFound, ServiceError
 from service.helpdesk_domain import (
     OPEN_STATES,
     Agent,
@@ -36,6 +36,7 @@ from service.records import audit
 from service.security import new_token, token_digest
 
 REFERENCE_LENGTH = 6
+INSERT_ATTEMPTS = 3
 DELIVERY_BATCH = 50  # escalations leased at once
 QUEUE_LIMIT = 500
 
@@ -106,15 +107,18 @@ async def escalate(context: ServiceContext, request: EscalationRequest) -> Stand
     now = context.clock()
     key = open_key(request.channel, request.chat_ref)
     async with context.transaction() as session:
-        existing = await session.scalar(select(Escalation).where(Escalation.open_key == key))
-        created = existing is None
-        if existing is None:
-            existing = await _insert(session, request, key, now)
-        if existing is None:  # another process recorded it meanwhile
+        existing, created = None, False
+        for _attempt in range(INSERT_ATTEMPTS):
             existing = await session.scalar(select(Escalation).where(Escalation.open_key == key))
-            created = False
+            if existing is not None:
+                break
+            # None: another request took the chat's open key (found on the next turn) or, rarely, the reference.
+            existing = await _insert(session, request, key, now)
+            if existing is not None:
+                created = True
+                break
         if existing is None:
-            raise EscalationEnded()
+            raise ServiceError("could not record the escalation")
         standing = Standing(
             existing, await _position(session, existing), await _availability(context, session), created
         )
@@ -157,7 +161,7 @@ async def chat_status(context: ServiceContext, channel: str, chat_ref: str) -> S
         return Standing(escalation, await _position(session, escalation), await _availability(context, session))
 
 
-async def withdraw(context: ServiceContext, escalation_id: int) -> Escalation:
+async def withdraw(context: ServiceContext, escalation_id: int) -> Standing:
     """The parent's /annuler: the escalation leaves the queue (or the agent's hands)."""
     now = context.clock()
     async with context.transaction() as session:
@@ -171,8 +175,9 @@ async def withdraw(context: ServiceContext, escalation_id: int) -> Escalation:
         )
         _add_message(session, escalation, now, "bot", MessageKind.WITHDRAWN, to_parent=False)
         audit(session, now, "escalation.withdrawn", "bot", None, reference=escalation.reference)
+        standing = Standing(escalation, None, await _availability(context, session))
     context.helpdesk_pulse.fire()
-    return escalation
+    return standing
 
 
 async def post_parent_message(context: ServiceContext, escalation_id: int, sender: str, text: str) -> HelpdeskMessage:

@@ -139,9 +139,7 @@ async def chat_status(request: web.Request) -> web.Response:
 
 async def withdraw_escalation(request: web.Request) -> web.Response:
     """Bot: the parent's /annuler withdraws the request."""
-    escalation = await helpdesk.withdraw(_context(request), _escalation_id(request))
-    availability = helpdesk.Availability(open_now=True, agents_back_at=None, expected_wait=dt.timedelta())
-    return json_reply(_receipt(helpdesk.Standing(escalation, None, availability)))
+    return json_reply(_receipt(await helpdesk.withdraw(_context(request), _escalation_id(request))))
 
 
 async def post_parent_message(request: web.Request) -> web.Response:

@@ -81,6 +81,19 @@ async def test_asking_again_answers_the_open_escalation_with_its_place_and_when_
     assert (await api.call("GET", "/v1/helpdesk/chat?channel=telegram&chat_ref=44"))[1] == {"escalation": None}
 
 
+async def test_parallel_requests_from_one_chat_make_one_escalation_across_service_instances(
+    api: Api, start_api: Any
+) -> None:
+    other = await start_api()
+    answers = await asyncio.gather(
+        *(instance.call("POST", "/v1/escalations", ESCALATION) for instance in [api, other] * 4)
+    )
+    assert sorted(status for status, _ in answers) == [200] * 7 + [201], answers
+    assert len({body["reference"] for _, body in answers}) == 1
+    _, queue = await as_agent(api, "GET", "/v1/helpdesk/queue")
+    assert len(queue["escalations"]) == 1
+
+
 async def test_the_expected_wait_is_the_median_time_to_claim_of_recent_escalations(api: Api, clock: FakeClock) -> None:
     for chat, minutes in (("1", 2), ("2", 4), ("3", 30)):
         created = await escalate(api, chat_ref=chat)
