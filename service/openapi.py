@@ -12,6 +12,7 @@ from service.errors import Throttled
 from service.routing import (
     AGENT_HEADER,
     AGENT_HEADER_PATTERN,
+    LAST_EVENT_ID_HEADER,
     MAX_AGENT_HEADER_LENGTH,
     MAX_HEADER_VALUE_LENGTH,
     PARENT_SESSION_HEADER,
@@ -120,6 +121,9 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         parameters.append(
             {"name": AGENT_HEADER, "in": "header", "required": True, "schema": agent_schema, "description": description}
         )
+    if any(getattr(model, "media_type", None) == "text/event-stream" for model in route.responses.values()):
+        resume = {"type": "string", "maxLength": 20, "pattern": "^[0-9]*$"}
+        parameters.append({"name": LAST_EVENT_ID_HEADER, "in": "header", "required": False, "schema": resume})
     if not route.public:
         parameters.append({"name": REQUESTER_HEADER, "in": "header", "required": False, "schema": _HEADER_SCHEMA})
     return parameters
