@@ -2,7 +2,9 @@
 
 A channel turns what it receives into an `Inbound`, calls `DialogEngine.handle`, and renders the
 returned `Outcome`. For each inbound message the engine holds the chat (one update of a chat at a
-time), loads its state, applies one step, saves the new state and only then returns the replies.
+time), loads its state, screens the message for credentials, routes it (commands, buttons, typed
+text read by conversations.understanding), applies the move the step's handler returns, recovers
+from service failures, saves the new state and only then returns the replies.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conversations import handlers as h
+from conversations.commands import find_command
 from conversations.i18n import normalise_language, require_catalogs, translator
 from conversations.messages import (
     MAX_BUTTON_DATA_BYTES,
@@ -23,13 +27,17 @@ from conversations.messages import (
     Outcome,
     Reply,
 )
-from conversations.service_port import AccountService
+from conversations.redaction import redact
+from conversations.service_port import AccountService, ServiceError, ServiceUnavailable, SessionInvalid
+from conversations.service_replies import reply_to
 from conversations.settings import DialogSettings
-from conversations.state import HANDLED_UPDATES_KEPT, RESTING_STEPS, SECRET_STEPS, DialogState, RecordedOutcome
-from conversations.steps import PROMPTS, apply_safely, expire_step, greet
+from conversations.state import HANDLED_UPDATES_KEPT, DialogState, RecordedOutcome, Step
+from conversations.steps import ANYWHERE_TARGETS, HUMAN, IDENTIFIER_STEPS, SECRET_STEPS, STEPS, StepEntry
 from conversations.store import ChatRecord, DialogStore, StaleDialogState
 from conversations.text_input import without_control_characters
-from conversations.turn import Turn
+from conversations.turn import AGENT_ACTION, Move, Turn, Way, decode_button
+from conversations.understanding import Expectation, Meaning, Reading, understand
+from conversations.wording import greet
 
 __all__ = [
     "MAX_BUTTON_DATA_BYTES",
@@ -75,28 +83,35 @@ class DialogEngine:
             if duplicate is not None:
                 return duplicate
             now = self._clock()
-            reads_secret = inbound.kind == "text" and record.state.step in SECRET_STEPS
-            turn = self._turn(record, inbound)
-            if not await self._apply(turn, inbound, now, first_contact=record.version == 0):
-                return Outcome(replies=(), notice=turn.notice)
+            step = record.state.step
+            reads_secret = inbound.kind == "text" and step in SECRET_STEPS
+            turn = self._turn(record, inbound, now)
+            mask = turn._("[password hidden]")
+            if reads_secret:
+                pasted_secret, parent_line = False, mask
+            else:
+                inbound, pasted_secret = screened(inbound, mask, identifier_step=step in IDENTIFIER_STEPS)
+                parent_line = redact(describe_inbound(inbound), mask, identifier_step=True).text
+            first_contact = record.version == 0
+            if not await self._apply(turn, inbound, now, first_contact=first_contact, pasted_secret=pasted_secret):
+                return Outcome(replies=(), notice=turn.notice, delete_inbound=pasted_secret)
             outcome = Outcome(
                 replies=turn.replies(),
-                delete_inbound=reads_secret,
+                delete_inbound=reads_secret or pasted_secret,
                 expects_secret=turn.state.step in SECRET_STEPS,
                 notice=turn.notice,
             )
             record.state, record.credentials = turn.state, turn.credentials
-            parent_line = turn._("[password hidden]") if reads_secret else describe_inbound(inbound)
             remember_exchange(record.state, inbound, outcome, now, parent_line)
             try:
                 await chat.save(record, now)
             except StaleDialogState:
                 logger.warning("chat %s was saved by another process meanwhile; step not saved", inbound.chat_key)
-                return self._retry_later(record.state.language, reads_secret)
+                return self._retry_later(record.state.language, reads_secret or pasted_secret)
         logger.debug("chat %s: %s -> step %s", inbound.chat_key, inbound.kind, record.state.step.value)
         return outcome
 
-    def _turn(self, record: ChatRecord, inbound: Inbound) -> Turn:
+    def _turn(self, record: ChatRecord, inbound: Inbound, now: datetime) -> Turn:
         state = record.state
         if not state.language_chosen:
             state.language = normalise_language(inbound.language or self._settings.default_language)
@@ -108,21 +123,27 @@ class DialogEngine:
             requester=inbound.chat_key,
             max_attempts=self._settings.max_attempts_per_step,
             locales_dir=self._settings.locales_dir,
+            now=now,
+            flow=STEPS[state.step].flow,
         )
 
-    async def _apply(self, turn: Turn, inbound: Inbound, now: datetime, *, first_contact: bool) -> bool:
-        """Greet a new chat, expire a forgotten step, then route the message."""
+    async def _apply(
+        self, turn: Turn, inbound: Inbound, now: datetime, *, first_contact: bool, pasted_secret: bool
+    ) -> bool:
+        """Greet a new chat, say a pasted password was removed, expire a forgotten step, then route."""
         if first_contact and not (inbound.kind == "command" and inbound.command == "start"):
             greet(turn)
+        if pasted_secret:
+            say_secret_removed(turn)
         if self._idle_too_long(turn.state, now):
             expire_step(turn, max(1, round(self._settings.dialog_timeout_seconds / 60)))
             if inbound.kind != "command":
-                PROMPTS[turn.state.step](turn)
+                STEPS[turn.state.step].prompt(turn)
                 return True
         return await apply_safely(turn, inbound)
 
     def _idle_too_long(self, state: DialogState, now: datetime) -> bool:
-        if state.step in RESTING_STEPS or state.last_activity is None:
+        if STEPS[state.step].resting or state.last_activity is None:
             return False
         return now - state.last_activity > timedelta(seconds=self._settings.dialog_timeout_seconds)
 
@@ -130,6 +151,189 @@ class DialogEngine:
         _ = translator(language, self._settings.locales_dir)
         apology = _("Sorry, I could not save this step. Please send your message again.")
         return Outcome(replies=(Reply(text=apology),), delete_inbound=reads_secret)
+
+
+# --- routing: commands, buttons, typed text ----------------------------------------------------------
+
+COMMANDS: dict[str, h.ActionHandler] = {
+    "start": h.restart,
+    "aide": h.show_help,
+    "annuler": h.cancel_step,
+    "enfants": h.show_children,
+    "conseiller": h.talk_to_agent,
+    "langue": h.switch_language,
+    "deconnexion": h.log_out,
+}
+
+# What typed text means anywhere, unless the step reads that meaning itself (its entry's `reads`).
+ANYWHERE_MEANINGS: dict[Meaning, h.ActionHandler] = {
+    Meaning.HELP: h.show_help,
+    Meaning.DONT_KNOW: h.show_help,
+    Meaning.AGENT: h.talk_to_agent,
+    Meaning.CANCEL: h.cancel_step,
+    Meaning.LOGOUT: h.log_out,
+    Meaning.RESTART: h.restart,
+    Meaning.ENGLISH: h.speak_english,
+    Meaning.MY_CHILDREN: h.show_children,
+}
+ANSWERED_ANYWHERE = frozenset(h.TOPIC_ANSWERS)
+
+
+class UndeclaredMove(RuntimeError):
+    """A handler moved to a step its table entry does not declare: the step graph would lie."""
+
+
+async def route(turn: Turn, inbound: Inbound) -> bool:
+    """Apply the inbound message to the dialog; False when it changed nothing (stale button)."""
+    entry = STEPS[turn.state.step]
+    if inbound.kind == "command":
+        command = find_command(inbound.command)
+        if command is None:
+            move = await h.read_unknown_command(turn, inbound.command)
+        else:
+            move = await COMMANDS[command.name](turn, inbound.text)
+        apply_move(turn, move, ANYWHERE_TARGETS)
+        return True
+    if inbound.kind == "button":
+        return await press_button(turn, inbound.button, entry)
+    if inbound.kind == "unsupported":
+        apply_move(turn, Move.retry(turn._("I can only read text messages.")), frozenset())
+        return True
+    await read_text(turn, inbound.text, entry)
+    return True
+
+
+async def read_text(turn: Turn, text: str, entry: StepEntry) -> None:
+    """Understand the text where it is typed: the step's own meanings, then what is understood anywhere.
+
+    At a step that reads a credential, commands, help words and questions are recognised first and
+    never sent to the service: only a reading of DATA reaches the handler that verifies.
+    """
+    if entry.expects == Expectation.IDENTIFIER and turn._("[password hidden]") in text:
+        reading = Reading(Meaning.DATA, "a password was removed: the rest may be the identifier")
+    else:
+        reading = understand(text, entry.expects)
+    logger.debug("step %s read as %s (%s)", turn.state.step.value, reading.meaning.value, reading.explanation)
+    if reading.meaning in entry.reads:
+        apply_move(turn, await entry.on_text(turn, text, reading), entry.leads_to)
+    elif reading.meaning in ANYWHERE_MEANINGS:
+        apply_move(turn, await ANYWHERE_MEANINGS[reading.meaning](turn, ""), ANYWHERE_TARGETS)
+    elif reading.meaning in ANSWERED_ANYWHERE:
+        apply_move(turn, await h.answer_topic(turn, reading.meaning), ANYWHERE_TARGETS)
+    elif entry.reads_secret:
+        apply_move(turn, Move.retry(turn._("This does not look like a password, so I did not send it.")), frozenset())
+    else:
+        apply_move(turn, h.not_understood(turn), frozenset())
+
+
+async def press_button(turn: Turn, data: str, entry: StepEntry) -> bool:
+    """Run a button's action if it belongs to the current rendering; else only a notice."""
+    action = decode_button(data, turn.state)
+    if action is None:
+        turn.notice = stale_notice(turn, data.partition(".")[2])
+        return False
+    name, _separator, argument = action.partition(":")
+    if name == AGENT_ACTION:
+        apply_move(turn, await h.talk_to_agent(turn, ""), ANYWHERE_TARGETS)
+    else:
+        apply_move(turn, await entry.buttons[name](turn, argument), entry.leads_to)
+    return True
+
+
+def stale_notice(turn: Turn, action: str) -> str:
+    """What to say about a button that is no longer valid."""
+    _ = turn._
+    if action == "apply" and turn.state.completed is not None:
+        return _("This is already done: the children were added to your account.")
+    if action == "continue" and turn.state.step in {Step.GUARDIAN, Step.CHOOSE_ROLES}:
+        return _("Already taken into account.")
+    return _("This button is no longer valid. Please use the buttons of the last message.")
+
+
+def apply_move(turn: Turn, move: Move, allowed: frozenset[Any]) -> None:
+    """Go where the handler said, the way it said, and ask the question of the step reached."""
+    state = turn.state
+    target = move.to or state.step
+    if target != state.step and target not in allowed:
+        raise UndeclaredMove(f"{state.step.value} -> {target.value} is not in the step table")
+    if turn.offer_agent and state.escalation_reason != "repeated_invalid_input" and HUMAN not in allowed:
+        raise UndeclaredMove(f"{state.step.value} offers an agent but its entry does not lead to {HUMAN}")
+    entry = STEPS[target]
+    if move.way == Way.QUIET:
+        state.step = target
+        if turn.offer_agent:
+            turn.ask("")
+        return
+    if move.way == Way.RETRY:
+        state.attempts += 1
+        state.step = target
+        if move.problem:
+            turn.say(move.problem)
+        turn.say(turn._(entry.help[min(state.attempts, 2) - 1]))
+        if state.attempts >= turn.max_attempts:
+            turn.offer_agent_for("repeated_invalid_input")
+            turn.say(turn._("This seems difficult. An agent can help you: press “Talk to an agent”."))
+    elif move.way == Way.HELP:
+        turn.say(turn._(entry.help[0]))
+    elif move.way == Way.ENTER:
+        state.step, state.attempts = target, 0
+    elif move.way == Way.ADVANCE:
+        state.step = target
+    entry.prompt(turn)
+
+
+# --- recovery -----------------------------------------------------------------------------------------
+
+
+async def apply_safely(turn: Turn, inbound: Inbound) -> bool:
+    """Route the message; on a service failure keep the state as it was and say what to do."""
+    state, credentials = turn.state.model_copy(deep=True), turn.credentials.model_copy()
+    checkpoint = turn.checkpoint()
+    try:
+        return await route(turn, inbound)
+    except ServiceUnavailable as error:
+        turn.restore(state, credentials, checkpoint)
+        reply_to(turn, error)
+    except SessionInvalid as error:
+        turn.restore(state, credentials, checkpoint)
+        h.forget_login(turn)
+        turn.state.pending = None
+        reply_to(turn, error)
+        turn.state.step = Step.LOGIN_IDENTIFIER
+    except ServiceError as error:
+        logger.warning("service refused a step of %s: %s", turn.requester, error.code)
+        turn.restore(state, credentials, checkpoint)
+        reply_to(turn, error)
+    STEPS[turn.state.step].prompt(turn)
+    return True
+
+
+def expire_step(turn: Turn, minutes: int) -> None:
+    """The pending step waited too long: drop it and say so (a command that follows has no flow to leave)."""
+    h.drop_flow(turn)
+    turn.flow = None
+    turn.say(
+        turn.ngettext(
+            "You did not answer for {count} minute, so I stopped the step in progress. Nothing was changed.",
+            "You did not answer for {count} minutes, so I stopped the step in progress. Nothing was changed.",
+            minutes,
+        ).format(count=minutes)
+    )
+    turn.state.step = h.resting_step(turn)
+    turn.state.attempts = 0
+
+
+def say_secret_removed(turn: Turn) -> None:
+    """Say that a password typed where none was asked was removed, and never kept."""
+    turn.say(
+        turn._(
+            "Your message contained what looks like a password: I removed it and kept nothing of it. "
+            "Type a password only when I ask for it."
+        )
+    )
+
+
+# --- the record of each exchange ------------------------------------------------------------------------
 
 
 def replayed_outcome(state: DialogState, update_id: int | None) -> Outcome | None:
@@ -173,6 +377,22 @@ def remember_exchange(state: DialogState, inbound: Inbound, outcome: Outcome, no
     if inbound.update_id is not None:
         state.last_outcome = RecordedOutcome(update_id=inbound.update_id, payload=dataclasses.asdict(outcome))
         state.handled_update_ids = [*state.handled_update_ids, inbound.update_id][-HANDLED_UPDATES_KEPT:]
+
+
+def screened(inbound: Inbound, mask: str, *, identifier_step: bool) -> tuple[Inbound, bool]:
+    """The inbound message with every credential it carries replaced by `mask`, and whether there was one.
+
+    The one place where typed text is redacted: steps, the state, the transcript, escalations and
+    logs only ever see the screened message (a step that reads a password gets it whole instead).
+    """
+    if inbound.kind == "text":
+        text = redact(inbound.text, mask, identifier_step=identifier_step)
+        return dataclasses.replace(inbound, text=text.text), text.had_secret
+    if inbound.kind == "command":
+        command, argument = redact(inbound.command, mask), redact(inbound.text, mask)
+        found = command.had_secret or argument.had_secret
+        return dataclasses.replace(inbound, command=command.text, text=argument.text), found
+    return inbound, False
 
 
 def describe_inbound(inbound: Inbound) -> str:

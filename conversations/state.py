@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,17 +23,25 @@ class Step(enum.StrEnum):
     WELCOME = "welcome"
     LOGIN_IDENTIFIER = "login_identifier"
     LOGIN_PASSWORD = "login_password"
+    OTHER_ACTIVE_ACCOUNT = "other_active_account"
     NEW_PASSWORD = "new_password"
     NEW_PASSWORD_AGAIN = "new_password_again"
     MY_CHILDREN = "my_children"
     SOURCE_IDENTIFIER = "source_identifier"
     SOURCE_PASSWORD = "source_password"
     CONFIRM_SOURCE = "confirm_source"
+    GUARDIAN = "guardian"
     CHOOSE_ROLES = "choose_roles"
 
 
-SECRET_STEPS = frozenset({Step.LOGIN_PASSWORD, Step.NEW_PASSWORD, Step.NEW_PASSWORD_AGAIN, Step.SOURCE_PASSWORD})
-RESTING_STEPS = frozenset({Step.WELCOME, Step.MY_CHILDREN})
+class Flow(enum.StrEnum):
+    """The task a step belongs to, to say what becomes of it when the parent leaves it."""
+
+    LOGIN = "login"
+    ACTIVATION = "activation"
+    MERGE = "merge"
+
+
 DEFAULT_ESCALATION_REASON = "parent_request"
 
 
@@ -40,7 +49,7 @@ class TranscriptEntry(BaseModel):
     """One line of the conversation, secrets already removed."""
 
     at: datetime
-    sender: str  # "parent" or "bot"
+    sender: Literal["parent", "bot"]
     text: str
 
 
@@ -49,17 +58,33 @@ class FoundChild(BaseModel):
 
     ref: str
     label: str
+    already_linked: bool = False  # already on the account kept, with `current_legal_guardian`
+    current_legal_guardian: bool | None = None
 
 
 class PendingMerge(BaseModel):
-    """The verified other account, waiting for the parent's confirmation."""
+    """The verified other account, waiting for the parent's confirmation and the roles."""
 
     ticket: str
     source_identifier: str
     source_status: str
     children: list[FoundChild]
-    not_guardian: list[str] = Field(default_factory=list)  # refs toggled « pas représentant légal »
+    legal_guardian: dict[str, bool] = Field(default_factory=dict)  # the role of each child, by ref
+    asked: int = 0  # how many of the children to ask about were answered at the legal-guardian step
     idempotency_key: str | None = None
+
+    def to_ask(self) -> list[FoundChild]:
+        """The children whose role the parent is asked about, one by one (the new ones)."""
+        return [child for child in self.children if not child.already_linked]
+
+    def is_guardian(self, child: FoundChild) -> bool:
+        """The role declared (or, for a child already linked, kept) for one child."""
+        default = child.current_legal_guardian if child.already_linked else True
+        return self.legal_guardian.get(child.ref, default if default is not None else True)
+
+    def changes_role(self, child: FoundChild) -> bool:
+        """Whether the parent explicitly changed the role of a child already on the account kept."""
+        return child.already_linked and self.is_guardian(child) != child.current_legal_guardian
 
 
 class CompletedMerge(BaseModel):
@@ -73,7 +98,7 @@ class RecordedOutcome(BaseModel):
     """The replies sent for the last update, returned again if the same update comes back."""
 
     update_id: int
-    payload: dict
+    payload: dict[str, Any]
 
 
 class DialogState(BaseModel):
@@ -90,6 +115,9 @@ class DialogState(BaseModel):
     source_identifier: str | None = None
     password_min_length: int = 10  # from the service's policy when an activation starts
     password_max_length: int = 128
+    password_rules: list[str] = Field(default_factory=list)  # the service's rule names, from its policy
+    throttled_until: datetime | None = None  # no password of `throttled_identifier` is sent before this time
+    throttled_identifier: str | None = None
     pending: PendingMerge | None = None
     completed: CompletedMerge | None = None
     escalation_reason: str = DEFAULT_ESCALATION_REASON  # why « Parler à un conseiller » was last offered
@@ -99,7 +127,7 @@ class DialogState(BaseModel):
     handled_update_ids: list[int] = Field(default_factory=list)  # the latest ones, to drop repeats
     transcript: list[TranscriptEntry] = Field(default_factory=list)
 
-    def remember(self, at: datetime, sender: str, text: str) -> None:
+    def remember(self, at: datetime, sender: Literal["parent", "bot"], text: str) -> None:
         """Append one transcript line, bounded in length and count."""
         self.transcript.append(TranscriptEntry(at=at, sender=sender, text=text[:TRANSCRIPT_TEXT_LIMIT]))
         del self.transcript[:-TRANSCRIPT_LIMIT]

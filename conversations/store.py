@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, func, insert, select, update
+from sqlalchemy import DateTime, Insert, Integer, String, Text, Update, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -139,14 +139,14 @@ class ChatSession:
             "state": record.state.model_dump_json(),
             **record.credentials.model_dump(),
         }
-        table = DialogChat.__table__
         async with self._connection() as connection:
+            statement: Insert | Update
             if record.version == 0:
-                statement = insert(table).values(chat_key=self.chat_key, **values)
+                statement = insert(DialogChat).values(chat_key=self.chat_key, **values)
             else:
                 statement = (
-                    update(table)
-                    .where(table.c.chat_key == self.chat_key, table.c.version == record.version)
+                    update(DialogChat)
+                    .where(DialogChat.chat_key == self.chat_key, DialogChat.version == record.version)
                     .values(**values)
                 )
             try:

@@ -1,4 +1,4 @@
-"""Reading what parents type: cleaning, identifiers, passwords and free-text intents."""
+"""Reading what parents type: cleaning, identifiers and passwords (meanings: conversations.understanding)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ MAX_PASSWORD_LENGTH = 256
 IDENTIFIER_PATTERN = re.compile(r"[\w.@+\-']+")
 
 
+_SPACES_AND_SEPARATORS = re.compile(r"[\s/|;,]+")
+_WORD_PUNCTUATION = ':=«»"“”()[]!?,;'
+_LABEL_WORDS = frozenset(
+    {"identifiant", "identifiants", "identifier", "login", "id", "username", "user", "mon", "my", "est", "is", "c'est"}
+    | {"c’est", "le", "l'identifiant", "l’identifiant", "voici", "here", "et", "and", "-", "–", ":", "="}
+    | {"mot", "mots", "de", "passe", "mdp", "password", "pass", "pwd", "code", "provisoire", "temporaire"}
+    | {"bonjour", "merci", "svp", "stp", "hello", "thanks", "please"}
+)
+
+
 class IdentifierProblem(enum.Enum):
     """Why a typed text is not an identifier."""
 
@@ -18,28 +28,6 @@ class IdentifierProblem(enum.Enum):
     TOO_LONG = "too_long"
     SPACES = "spaces"
     CHARACTERS = "characters"
-
-
-class Intent(enum.Enum):
-    """What a parent's free text asks for."""
-
-    LINK_CHILD = "link_child"
-    MY_CHILDREN = "my_children"
-    AGENT = "agent"
-    CONTINUE = "continue"
-    CANCEL = "cancel"
-
-
-_INTENT_WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
-    (Intent.AGENT, ("conseiller", "humain", "agent", "human")),
-    (Intent.CANCEL, ("annuler", "non", "cancel", "no", "stop")),
-    (Intent.CONTINUE, ("continuer", "oui", "continue", "yes", "ok", "d'accord")),
-    (
-        Intent.LINK_CHILD,
-        ("ajout", "rattach", "regroup", "fusion", "fils", "fille", "add", "link", "merge", "son", "daughter"),
-    ),
-    (Intent.MY_CHILDREN, ("enfants", "children", "kids", "liste", "list")),
-)
 
 
 def without_control_characters(text: str) -> str:
@@ -68,20 +56,21 @@ def read_identifier(text: str) -> tuple[str, IdentifierProblem | None]:
     return candidate, None
 
 
+def meaningful_words(text: str) -> list[str]:
+    """The words of a message without labels and punctuation (« Identifiant : c.martin7 » → ["c.martin7"])."""
+    words = (word.strip(_WORD_PUNCTUATION) for word in _SPACES_AND_SEPARATORS.split(text))
+    return [word for word in words if word and fold(word) not in _LABEL_WORDS]
+
+
+def identifier_in(text: str, mask: str = "") -> str | None:
+    """The identifier of a message that holds only one beside labels and masks (« Identifiant : c.martin7 »)."""
+    words = meaningful_words(text.replace(mask, " ") if mask else text)
+    if len(words) != 1:
+        return None
+    identifier, problem = read_identifier(words[0])
+    return identifier if problem is None else None
+
+
 def password_is_readable(text: str) -> bool:
     """Whether a typed password can be sent at all (not empty, not absurdly long)."""
     return len(text.strip()) > 0 and len(text) <= MAX_PASSWORD_LENGTH
-
-
-def detect_intent(text: str, accepted: frozenset[Intent]) -> Intent | None:
-    """The first accepted intent whose words appear in the text."""
-    words = set(re.findall(r"[\w']+", fold(text)))
-    for intent, stems in _INTENT_WORDS:
-        if intent in accepted and any(_matches(word, stem) for word in words for stem in stems):
-            return intent
-    return None
-
-
-def _matches(word: str, stem: str) -> bool:
-    """Short words must match exactly; longer stems match the beginning of a word."""
-    return word == stem or (len(stem) > 3 and word.startswith(stem))

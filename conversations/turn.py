@@ -2,18 +2,64 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conversations.i18n import plural_translator, translator
 from conversations.messages import MAX_BUTTON_DATA_BYTES, MAX_REPLY_LENGTH, Button, Reply
 from conversations.service_port import AccountService
-from conversations.state import DEFAULT_ESCALATION_REASON, Credentials, DialogState, Step
+from conversations.state import DEFAULT_ESCALATION_REASON, Credentials, DialogState, Flow, Step
 
 AGENT_ACTION = "agent"
 ButtonRows = Sequence[Sequence[tuple[str, str]]]  # rows of (label, action)
+
+
+class Way(enum.Enum):
+    """How the dialog goes to the next step."""
+
+    ENTER = "enter"  # a new question: fresh count of attempts, its prompt
+    ADVANCE = "advance"  # the next half of the same question (identifier, then password): attempts add up
+    RETRY = "retry"  # the same question again with a problem and more help; counts an attempt
+    STAY = "stay"  # the same question again, not counted (a question answered, an agent called)
+    HELP = "help"  # the same question again with the step's help, not counted
+    QUIET = "quiet"  # nothing more to say: what the handler said is the whole answer
+
+
+@dataclass(frozen=True)
+class Move:
+    """What a handler decided: the next step and how to get there. Handlers never assign the step."""
+
+    way: Way
+    to: Step | None = None  # None: the step the parent is at
+    problem: str = ""  # RETRY: what was wrong (already translated)
+
+    @classmethod
+    def enter(cls, step: Step) -> Move:
+        return cls(Way.ENTER, step)
+
+    @classmethod
+    def advance(cls, step: Step) -> Move:
+        return cls(Way.ADVANCE, step)
+
+    @classmethod
+    def retry(cls, problem: str, step: Step | None = None) -> Move:
+        return cls(Way.RETRY, step, problem)
+
+    @classmethod
+    def stay(cls) -> Move:
+        return cls(Way.STAY)
+
+    @classmethod
+    def help(cls) -> Move:
+        return cls(Way.HELP)
+
+    @classmethod
+    def quiet(cls) -> Move:
+        return cls(Way.QUIET)
 
 
 def new_nonce() -> str:
@@ -59,6 +105,8 @@ class Turn:
     requester: str
     max_attempts: int
     locales_dir: Path | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    flow: Flow | None = None  # the task of the step the message arrived at (None: a menu)
     delete_inbound: bool = False
     notice: str = ""
     edit_previous: bool = False
@@ -95,14 +143,14 @@ class Turn:
             tuple(Button(label=label, data=encode_button(self.state.nonce, action)) for label, action in row)
             for row in rows
         )
-        self.say(text)
+        if text:
+            self.say(text)
         self._flush(buttons)
 
-    def enter(self, step: Step, prompt: Callable[[Turn], None]) -> None:
-        """Move to a step, with a fresh count of attempts, and ask its question."""
-        self.state.step = step
-        self.state.attempts = 0
-        prompt(self)
+    def offer_agent_for(self, reason: str) -> None:
+        """Add « Parler à un conseiller » to the next buttons, remembering why."""
+        self.offer_agent = True
+        self.state.escalation_reason = reason
 
     def checkpoint(self) -> tuple[int, int]:
         """A mark of what was said so far, to take back what a failed step said."""

@@ -559,6 +559,8 @@ def _pieces(cleaned: str) -> list[str]:
 
 
 _BLOCKS = re.compile(r"\w{3,}(?:-\w{3,}){2,}")
+# Three words or more joined by hyphens (« Stop-Au-Bruit »): a password, not a command word (« aidez-moi »).
+_COMPOUND = re.compile(r"(?=.{8,}$)\w+(?:-\w+){2,}")
 
 
 def _is_code_like(piece: str) -> bool:
@@ -651,6 +653,8 @@ def _understand(text: str, expecting: Expectation) -> Reading:
     pieces = _pieces(cleaned)
     if expecting in CREDENTIAL_STEPS and not question and pieces and all(_is_code_like(piece) for piece in pieces):
         return Reading(Meaning.DATA, "code-like input", 0.9)
+    if expecting in SECRET_STEPS and not question and len(pieces) == 1 and _COMPOUND.fullmatch(pieces[0]):
+        return Reading(Meaning.DATA, "one compound word at a password step", 0.9)
     words = words_of(cleaned)
     opening = _starts_like_question(words.items)
     context = _Context(words.items, expecting, question or opening is not None, words.corrected)

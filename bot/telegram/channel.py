@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
@@ -25,7 +26,7 @@ from telegram import (
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError
 
-from conversations.engine import Button, Inbound, Outcome, Reply
+from conversations.engine import Button, Inbound, InboundKind, Outcome, Reply
 from conversations.i18n import N_, normalise_language, translator
 
 logger = logging.getLogger(__name__)
@@ -63,19 +64,22 @@ def inbound_from_update(update: Update) -> Inbound | None:
     if chat is None:
         return None
     language = user.language_code if user is not None else None
-    common = {"chat_key": chat_key(chat.id), "language": language, "update_id": update.update_id}
+
+    def inbound(kind: InboundKind, **fields: str) -> Inbound:
+        return Inbound(chat_key=chat_key(chat.id), kind=kind, language=language, update_id=update.update_id, **fields)
+
     if update.callback_query is not None:
-        return Inbound(kind="button", button=update.callback_query.data or "", **common)
+        return inbound("button", button=update.callback_query.data or "")
     message = update.message
     if message is None:
         return None
     command = _command_of(message)
     if command is not None:
         name, argument = command
-        return Inbound(kind="command", command=name, text=argument, **common)
+        return inbound("command", command=name, text=argument)
     if message.text is not None:
-        return Inbound(kind="text", text=message.text, **common)
-    return Inbound(kind="unsupported", **common)
+        return inbound("text", text=message.text)
+    return inbound("unsupported")
 
 
 def _command_of(message: Message) -> tuple[str, str] | None:
@@ -193,9 +197,7 @@ class TelegramChannel:
         chunks = split_text(reply.text)
         for position, chunk in enumerate(chunks, start=1):
             markup = keyboard(reply.buttons) if position == len(chunks) else None
-            await self._with_retries(
-                lambda chunk=chunk, markup=markup: bot.send_message(chat_id, chunk, reply_markup=markup)
-            )
+            await self._with_retries(functools.partial(bot.send_message, chat_id, chunk, reply_markup=markup))
 
     async def _point_to_private_chat(self, update: Update, bot: Bot) -> None:
         """In a group: a short pointer to a private chat, for commands and button presses only."""

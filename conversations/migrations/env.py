@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from conversations.store import DialogBase
 
 VERSION_TABLE = "rattacher_dialog_alembic_version"
 
 
-def run_migrations(connection) -> None:
+def run_migrations(connection: Connection) -> None:
     """Apply the dialog migrations on the connection given by conversations.schema."""
     context.configure(
         connection=connection,

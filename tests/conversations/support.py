@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from conversations.engine import Button, DialogEngine, Inbound, Outcome
+from conversations.service_port import AccountService
 from conversations.state import Credentials, DialogState
 from conversations.store import DialogStore
+from conversations.turn import Turn
 
 
 @dataclass
@@ -120,3 +123,14 @@ async def stored_chat(database_url: str, chat_key: str) -> tuple[DialogState, Cr
         return record.state, record.credentials
     finally:
         await engine.dispose()
+
+
+def make_turn(language: str) -> Turn:
+    """A turn that only speaks (no service call), in one language."""
+    return Turn(
+        state=DialogState(language=language),
+        credentials=Credentials(),
+        service=cast(AccountService, None),
+        requester="test:0",
+        max_attempts=3,
+    )

@@ -12,6 +12,7 @@ from babel.messages.pofile import read_po
 
 from conversations.commands import COMMANDS, command_menu, find_command
 from conversations.i18n import SUPPORTED_LANGUAGES, catalog_path, normalise_language, translator
+from tests.conversations.portal_labels import BUTTON_LABELS, PORTAL_LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -132,3 +133,28 @@ def test_command_menu_has_french_names_and_english_aliases() -> None:
 def test_typed_command_names_find_their_command(typed: str) -> None:
     assert find_command(typed) == COMMANDS[1]
     assert find_command("inconnue") is None
+
+
+NUMBER_PLACEHOLDERS = {"count", "min_length", "max_length", "minutes", "seconds", "hours", "days"}
+
+
+def test_every_message_with_a_number_agrees_with_it() -> None:
+    catalog = load_catalog(ROOT / "locales" / "messages.pot")
+    singular_with_number = [
+        message.id
+        for message in messages(catalog)
+        if not message.pluralizable and NUMBER_PLACEHOLDERS & set(PLACEHOLDER.findall(message.id))
+    ]
+    assert singular_with_number == [], "use ngettext where a number appears"
+
+
+def test_in_english_portal_labels_stay_in_french_with_the_english_in_brackets() -> None:
+    catalog = load_catalog(catalog_path("en"))
+    for message in messages(catalog):
+        for text in as_tuple(message.string):
+            for french, english in PORTAL_LABELS.items():
+                assert f"“{english}”" not in text.replace(f"“{french}” ({english})", ""), (english, text)
+    by_id = {message.id: message.string for message in messages(catalog)}
+    for msgid, shown in BUTTON_LABELS.items():
+        assert by_id[msgid] == shown
+    assert translator("en")("“My children” on the account {identifier}:").startswith("“Mes enfants” (My children)")

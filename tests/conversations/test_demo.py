@@ -21,7 +21,8 @@ DEMO_SCRIPT = (
             "c.martin7",  # « Recherchez le compte »: the other account
             "K7QX-M2PA-9TZC",  # its temporary password
             "2",  # « Continuer »
-            "2",  # M 04/01/2010: « Je ne suis pas le représentant légal de cet élève »
+            "oui",  # « Êtes-vous le représentant légal de C 11/04/2007 ? »
+            "non",  # « Êtes-vous le représentant légal de M 04/01/2010 ? »: never cancels the merge
             "3",  # « Ajouter ces élèves à mon compte »
             "/enfants",
         ]

@@ -22,6 +22,8 @@ async def reach_roles(chat: Chat) -> None:
     for typed in ("c.martin", "Soleil-Bleu-2026", "c.martin7", "K7QX-M2PA-9TZC"):
         await chat.text(typed)
     await chat.press("Continuer")
+    while "Oui" in [button.label for button in chat.keyboard()]:  # « Êtes-vous le représentant légal de … ? »
+        await chat.press("Oui")
 
 
 async def test_a_forged_or_stale_button_only_gets_a_notice_and_changes_nothing(chat: Chat, database_url: str) -> None:
@@ -120,6 +122,7 @@ async def test_no_password_is_stored_and_the_session_token_has_its_own_column(ch
     await chat.command("enfants")
     await chat.text("s.petit")
     await chat.text("P3LM-6VXA-2RGE")
+    await chat.press("Non")  # no other activated account: activate this one
     await chat.text("Lune-Rouge-2027!")
     state, credentials = await stored_chat(database_url, chat.chat_key)
     stored = state.model_dump_json() + credentials.model_dump_json()

@@ -31,6 +31,13 @@ async def reach_roles(chat: Chat) -> None:
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
     await chat.press("Continuer")
+    await answer_guardian_questions(chat)
+
+
+async def answer_guardian_questions(chat: Chat, *answers: str) -> None:
+    """« Êtes-vous le représentant légal de … ? » for Chloé then Mathis (« Oui » unless told)."""
+    for answer in answers or ("Oui", "Oui"):
+        await chat.press(answer)
 
 
 async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merges) -> None:
@@ -63,9 +70,19 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
     assert [button.label for button in chat.keyboard()] == ["Annuler", "Continuer"]
 
     await chat.press("Continuer")
+    assert "Êtes-vous le représentant légal de C 11/04/2007\u00a0?" in chat.last_text
+    assert [button.label for button in chat.keyboard()] == ["Oui", "Non", "Je ne sais pas", "Annuler"]
+    await chat.press("Je ne sais pas")
+    assert "le parent ou la personne qui exerce l’autorité parentale" in chat.last_text
+    await chat.text("oui")
+    assert "Êtes-vous le représentant légal de M 04/01/2010\u00a0?" in chat.last_text
+    await chat.text("non")
     assert "le compte c.martin7 sera fermé et ses enfants rejoindront votre compte c.martin" in chat.last_text
+    assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☑ Je ne suis pas le représentant légal de cet élève"
     toggled = await chat.press("M 04/01/2010")
     assert toggled.replies[-1].edit_previous and toggled.notice == "Noté."
+    assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☐ Je ne suis pas le représentant légal de cet élève"
+    await chat.press("M 04/01/2010")
     assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☑ Je ne suis pas le représentant légal de cet élève"
     assert chat.button("C 11/04/2007").label == "C 11/04/2007 · ☐ Je ne suis pas le représentant légal de cet élève"
 
@@ -95,21 +112,31 @@ async def test_a_pending_account_is_activated_then_used(real_chat: Chat) -> None
     await chat.command("enfants")
     await chat.text(TO_ACTIVATE[0])
     activation = await chat.text(TO_ACTIVATE[1])
-    assert activation.delete_inbound and activation.expects_secret
-    assert "pas encore activé" in chat.last_text and "au moins 10 caractères" in chat.last_text
+    assert activation.delete_inbound and not activation.expects_secret
+    assert "le compte s.petit n’est pas encore activé" in chat.last_text
+    assert (
+        "utilisez-vous déjà un autre compte du portail, déjà activé, avec les mêmes nom et prénom\u00a0?"
+        in chat.last_text
+    )
+    rules = await chat.press("Non")
+    assert rules.expects_secret and "• au moins 10\u00a0caractères" in chat.last_text
+    assert "par exemple" not in chat.last_text, "no example password a parent could copy"
 
     short = await chat.text("court")
-    assert short.delete_inbound and "trop court" in chat.last_text
+    assert short.delete_inbound and "Ce mot de passe ne respecte pas ces règles\u00a0:" in chat.last_text
+    assert "• au moins 10\u00a0caractères\n• pas seulement des lettres" in chat.last_text
     await chat.text("Lune-" * 30)
-    assert "Ce mot de passe est trop long\u00a0: au plus 128 caractères." in chat.last_text
+    assert "• au plus 128\u00a0caractères" in chat.last_text
+    await chat.text("s.petit-2027-Lune")
+    assert "• sans votre identifiant" in chat.last_text, "every rule is checked before the second typing"
     await chat.text("Lune-Rouge-2027!")
     mismatch = await chat.text("Lune-Rouge-2028!")
     assert mismatch.delete_inbound and "Les deux mots de passe sont différents" in chat.last_text
 
-    await chat.text("soleilsoleilsoleil")
-    refused = await chat.text("soleilsoleilsoleil")
+    await chat.text("Sophie-Lune-2027")
+    refused = await chat.text("Sophie-Lune-2027")
     assert "Le portail a refusé ce mot de passe" in chat.last_text
-    assert "pas seulement des lettres" in chat.last_text and refused.expects_secret
+    assert "• sans votre nom ni votre prénom" in chat.last_text and refused.expects_secret
 
     await chat.text("Lune-Rouge-2027!")
     await chat.text("Lune-Rouge-2027!")
@@ -128,6 +155,7 @@ async def test_an_activation_overtaken_by_another_chat_asks_to_log_in_again(open
         for chat in (first, second):
             await chat.log_in(*TO_ACTIVATE)
             assert "pas encore activé" in chat.last_text
+            await chat.press("Non")  # no other activated account: activate this one
         for chat, password in ((first, "Lune-Rouge-2027!"), (second, "Pirate-Pris-666!")):
             await chat.text(password)
             await chat.text(password)
@@ -146,6 +174,7 @@ async def test_a_restart_between_two_steps_resumes_at_the_same_step(open_engine,
         await chat.text(OTHER[1])
         assert "J’ai trouvé le compte c.martin7" in chat.last_text
         await chat.press("Continuer")
+        await answer_guardian_questions(chat)
     async with open_engine() as third_process:
         chat = Chat(third_process, chat_key="telegram:7", outcomes=chat.outcomes)
         await chat.press("Ajouter ces élèves")
@@ -162,6 +191,7 @@ async def test_double_continue_and_double_final_confirmation_apply_one_merge(rea
     roles_text = chat.last_text
     second = await chat.press_data(continue_button.data)
     assert second.replies == () and second.notice == "C’est déjà pris en compte."
+    await answer_guardian_questions(chat)
 
     apply_button = chat.button("Ajouter ces élèves")
     first, again = await asyncio.gather(chat.press_data(apply_button.data), chat.press_data(apply_button.data))
@@ -169,31 +199,62 @@ async def test_double_continue_and_double_final_confirmation_apply_one_merge(rea
     late = await chat.press_data(apply_button.data)
     assert late.notice == "C’est déjà fait\u00a0: les enfants ont été ajoutés à votre compte."
     assert await count_merges() == 1
-    assert "ajoutés" not in roles_text
+    assert "ajoutés" not in roles_text and "représentant légal de C 11/04/2007" in roles_text
 
 
-async def test_wrong_passwords_never_say_which_and_end_throttled(real_chat: Chat) -> None:
+async def test_a_wrong_password_keeps_the_identifier_and_throttling_keeps_the_step(
+    real_chat: Chat, clock: FakeClock
+) -> None:
     chat = real_chat
     await reach_other_account_password(chat)
-    wrong_password = await chat.text("PAS-LE-BON-MOT")
-    wrong_password_text = chat.last_text
-    assert wrong_password.delete_inbound
-    await chat.text("compte.inconnu")
-    await chat.text("PAS-LE-BON-MOT")
-    assert "L’identifiant ou le mot de passe n’est pas correct." in wrong_password_text
-    assert chat.last_text.splitlines()[0] == wrong_password_text.splitlines()[0]
-    assert chat.last.replies[-1].buttons == ()
-    await chat.text(OTHER[0])
-    await chat.text("PAS-LE-BON-MOT")
+    wrong_password = await chat.text("Pas-Le-Bon-7")
+    assert wrong_password.delete_inbound and wrong_password.expects_secret
+    assert "Ce mot de passe ne fonctionne pas avec l’identifiant c.martin7" in chat.last_text
+    assert "Tapez le mot de passe provisoire exactement" in chat.last_text, "help about the password"
+    assert "«\u00a0Mot de passe\u00a0»\u00a0: tapez le mot de passe du compte c.martin7" in chat.last_text
+    await chat.text("Pas-Le-Bon-8")
+    await chat.text("Pas-Le-Bon-9")
     assert "Un conseiller peut vous aider" in chat.last_text
-    for _attempt in range(4):  # five failures on the account, then the sixth try waits
-        await chat.text(OTHER[0])
-        await chat.text("PAS-LE-BON-MOT")
-    assert "Trop d’essais. Pour votre sécurité, attendez" in chat.last_text
+    for wrong in ("Pas-Le-Bon-10", "Pas-Le-Bon-11"):  # five failures on the account, then the sixth try waits
+        await chat.text(wrong)
+    throttled = await chat.text(OTHER[1])
+    assert "Trop d’essais. Pour votre sécurité, attendez 2 secondes avant de réessayer." in chat.last_text
+    assert throttled.expects_secret, "the parent stays on the password step"
+    early = await chat.text(OTHER[1])
+    assert early.delete_inbound and "Attendez encore 2 secondes avant de retaper le mot de passe" in chat.last_text
+    assert "J’ai trouvé" not in chat.last_text, "refused here, before the service counts it"
+    await chat.command("annuler")
     await chat.press("Ajouter des élèves depuis un autre compte")
     await chat.text(OTHER[0])
+    assert "Trop d’essais pour ce compte\u00a0: attendez 2 secondes avant de taper son mot de passe." in chat.last_text
+    await chat.command("annuler")
+    await chat.press("Ajouter des élèves depuis un autre compte")
+    await chat.text(NAMES_DIFFER[0])
+    assert "Trop d’essais pour ce compte" not in chat.last_text, "another account is not kept waiting here"
+    await chat.command("annuler")
+    await chat.press("Ajouter des élèves depuis un autre compte")
+    await chat.text(OTHER[0])
+    clock.advance(seconds=2)
     await chat.text(OTHER[1])
-    assert "Trop d’essais" in chat.last_text, "the right password is refused too while throttled"
+    assert "J’ai trouvé le compte c.martin7" in chat.last_text, "waiting the announced time is enough"
+
+
+async def test_commands_and_help_words_at_a_password_step_are_never_verified(real_chat: Chat, agent_api) -> None:
+    chat = real_chat
+    await chat.command("start")
+    await chat.press("Rattacher un enfant")
+    await chat.text("annuler")
+    assert "Connexion annulée." in chat.last_text and "compte annuler" not in chat.last_text
+    await chat.press("Rattacher un enfant")
+    await chat.text(KEEP[0])
+    for typed in ("aide", "c'est quoi le mot de passe provisoire ?", "merci"):
+        await chat.text(typed)
+        assert "«\u00a0Mot de passe\u00a0»\u00a0: tapez le mot de passe du compte c.martin" in chat.last_text
+        assert "Ce mot de passe ne fonctionne pas" not in chat.last_text
+    stop = await chat.text("stop")
+    assert stop.delete_inbound and "Connexion annulée." in chat.last_text
+    await chat.log_in(*KEEP)
+    assert "Connexion réussie avec le compte c.martin." in chat.last_text, "nothing was counted as a failure"
 
 
 async def test_names_that_differ_are_explained_and_an_agent_is_offered(real_chat: Chat, agent_api) -> None:
@@ -204,7 +265,11 @@ async def test_names_that_differ_are_explained_and_an_agent_is_offered(real_chat
     await chat.text(NAMES_DIFFER[0])
     await chat.text(NAMES_DIFFER[1])
     assert "n’ont pas exactement les mêmes nom et prénom" in chat.last_text
-    assert "L’école ou l’établissement peut corriger le nom" in chat.last_text
+    assert (
+        "Nom\u00a0: «\u00a0MARTIN\u00a0» sur votre compte c.martin, «\u00a0MARTINEZ\u00a0» sur le compte c.martinez."
+        in chat.last_text
+    )
+    assert "de corriger le nom sur ce compte\u00a0: Collège Victor Hugo" in chat.last_text
     await chat.press("Parler à un conseiller")
     assert "J’ai transmis votre demande à l’assistance (référence" in chat.last_text
     [escalation] = await agent_api()
@@ -231,7 +296,7 @@ async def test_an_already_merged_account_is_explained(real_chat: Chat) -> None:
     await chat.press("Ajouter des élèves depuis un autre compte")
     await chat.text(ALREADY_MERGED[0])
     await chat.text(ALREADY_MERGED[1])
-    assert "Ce compte a déjà été regroupé avec un autre compte" in chat.last_text
+    assert "Le compte c.martin.ancien a déjà été regroupé avec votre compte c.martin" in chat.last_text
 
 
 async def test_an_expired_ticket_asks_the_password_again(real_chat: Chat, clock: FakeClock, count_merges) -> None:
@@ -242,6 +307,7 @@ async def test_an_expired_ticket_asks_the_password_again(real_chat: Chat, clock:
     assert "La vérification du compte c.martin7 a expiré" in chat.last_text and expired.expects_secret
     await chat.text(OTHER[1])
     await chat.press("Continuer")
+    await answer_guardian_questions(chat)
     await chat.press("Ajouter ces élèves")
     assert "Ces enfants ont été ajoutés" in chat.last_text
     assert await count_merges() == 1
@@ -297,7 +363,7 @@ async def test_a_lost_merge_answer_is_retried_without_applying_twice(
 async def test_invalid_input_is_asked_again_twice_with_more_help_then_an_agent_is_offered(real_chat: Chat) -> None:
     chat = real_chat
     await chat.command("enfants")
-    await chat.text("mon identifiant")
+    await chat.text("c martin")
     assert "Un identifiant ne contient pas d’espace." in chat.last_text
     assert "Il figure sur le courrier de l’école" in chat.last_text
     assert chat.last.replies[-1].buttons == ()
@@ -340,6 +406,18 @@ async def test_inactivity_expires_the_pending_step(real_chat: Chat, clock: FakeC
     assert "Connexion réussie avec le compte c.martin." in chat.last_text
 
 
+async def test_a_command_after_an_expired_step_does_not_speak_of_the_expired_flow(
+    real_chat: Chat, clock: FakeClock
+) -> None:
+    chat = real_chat
+    await chat.command("enfants")
+    await chat.text(KEEP[0])
+    clock.advance(seconds=901)
+    await chat.command("enfants")
+    assert "Vous n’avez pas répondu depuis 15 minutes" in chat.last_text
+    assert "Connexion annulée." not in chat.last_text, "the expiry already said what became of it"
+
+
 async def test_an_escalation_is_recorded_without_any_password(real_chat: Chat, agent_api) -> None:
     chat = real_chat
     await reach_other_account_password(chat)
@@ -363,7 +441,7 @@ async def test_language_follows_the_client_then_the_langue_command(open_engine) 
         await chat.command("start")
         assert "I help you gather all your children" in chat.last_text
         await chat.press("Link a child")
-        assert "“Identifier”" in chat.last_text
+        assert "“Identifiant” (Identifier)" in chat.last_text
         await chat.command("langue")
         assert (
             "Je vous parle maintenant en français." in chat.last_text and "«\u00a0Identifiant\u00a0»" in chat.last_text
@@ -378,7 +456,7 @@ async def test_cancel_says_what_it_cancelled_and_keeps_the_login(real_chat: Chat
     chat = real_chat
     await reach_roles(chat)
     await chat.command("annuler")
-    assert "L’ajout d’élèves depuis un autre compte est annulé. Rien n’a changé sur vos comptes." in chat.last_text
+    assert "L’ajout des enfants du compte c.martin7 est annulé. Rien n’a changé sur vos comptes." in chat.last_text
     await chat.command("annuler")
     assert "Il n’y a rien à annuler." in chat.last_text
     await chat.command("enfants")
@@ -387,6 +465,49 @@ async def test_cancel_says_what_it_cancelled_and_keeps_the_login(real_chat: Chat
     assert "Déconnexion faite." in chat.last_text
     await chat.command("enfants")
     assert "Pour voir vos enfants, connectez-vous d’abord." in chat.last_text
+
+
+async def test_commands_in_the_middle_of_a_flow_say_what_became_of_it(real_chat: Chat) -> None:
+    chat = real_chat
+    await reach_other_account_password(chat)
+    await chat.text(OTHER[1])
+    await chat.command("enfants")
+    assert "L’ajout des enfants du compte c.martin7 est annulé. Rien n’a changé sur vos comptes." in chat.last_text
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:" in chat.last_text
+    await chat.command("start")
+    assert "Vous êtes connecté avec le compte c.martin." in chat.last_text
+    assert "Connexion réussie" not in chat.last_text, "no new login is pretended"
+    await chat.text("voir la liste de mes fils")
+    assert "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:" in chat.last_text
+    assert "«\u00a0Recherchez le compte\u00a0»" not in chat.last_text
+
+
+@pytest.mark.parametrize(
+    "refusal", ["je ne suis pas d'accord", "non merci", "pas du tout", "je ne veux pas", "ce n'est pas le bon"]
+)
+async def test_a_refusal_is_never_read_as_agreement(real_chat: Chat, count_merges, refusal: str) -> None:
+    chat = real_chat
+    await reach_other_account_password(chat)
+    await chat.text(OTHER[1])
+    await chat.text(refusal)
+    assert "Êtes-vous le représentant légal" not in chat.last_text
+    assert "L’ajout des enfants du compte c.martin7 est annulé. Rien n’a changé sur vos comptes." in chat.last_text
+    assert await count_merges() == 0
+
+
+async def test_non_at_the_legal_guardian_step_answers_for_one_child_only(real_chat: Chat, count_merges) -> None:
+    chat = real_chat
+    await reach_other_account_password(chat)
+    await chat.text(OTHER[1])
+    await chat.text("oui")  # « Est-ce le bon compte ? »
+    await chat.text("oui")  # Chloé
+    await chat.text("non")  # Mathis: not the legal guardian, and the merge goes on
+    await chat.text("non")  # at the portal's form: never a cancellation
+    assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()]
+    assert "Pour changer le rôle d’un enfant, appuyez sur sa ligne." in chat.last_text
+    await chat.text("oui")
+    assert "• C 11/04/2007 — représentant légal\n• M 04/01/2010 — pas représentant légal" in chat.last_text
+    assert await count_merges() == 1
 
 
 async def test_a_repeated_update_is_not_applied_twice(real_chat: Chat) -> None:
@@ -437,9 +558,38 @@ async def test_a_locked_account_sends_the_parent_to_the_school(
     ):
         chat = Chat(engine)
         for _attempt in range(3):
-            await chat.log_in(OTHER[0], "PAS-LE-BON-MOT")
+            await chat.log_in(OTHER[0], "Pas-Le-Bon-7")
             clock.advance(hours=1)
         await chat.log_in(*OTHER)
-    assert "Ce compte est bloqué après trop de mots de passe faux." in chat.last_text
+    assert "Ce compte est bloqué après trop de mots de passe erronés." in chat.last_text
     assert "Demandez un nouveau mot de passe provisoire à l’école" in chat.last_text
     assert "Parler à un conseiller" in [button.label for button in chat.keyboard()]
+
+
+async def test_a_letter_pasted_at_the_identifier_step_keeps_only_the_identifier(
+    real_chat: Chat, agent_api, database_url: str
+) -> None:
+    chat = real_chat
+    await chat.command("start")
+    await chat.press("Rattacher un enfant")
+    pasted = await chat.text(f"Identifiant : {KEEP[0]} Mot de passe : {KEEP[1]}")
+    assert pasted.delete_inbound and pasted.expects_secret
+    assert "Votre message contenait ce qui ressemble à un mot de passe" in chat.last_text
+    assert f"Je prends {KEEP[0]} comme identifiant." in chat.last_text
+    assert f"«\u00a0Mot de passe\u00a0»\u00a0: tapez le mot de passe du compte {KEEP[0]}." in chat.last_text
+    await chat.text(KEEP[1])
+    assert "Connexion réussie avec le compte c.martin." in chat.last_text
+
+    only_password = await chat.text(OTHER[1])  # the temporary password typed where its identifier is asked
+    assert only_password.delete_inbound and not only_password.expects_secret
+    assert "Tapez d’abord l’identifiant, seul" in chat.last_text
+    await chat.command("conseiller", f"mon mdp est {OTHER[1]}")
+    assert chat.last.delete_inbound
+
+    state, _credentials = await stored_chat(database_url, chat.chat_key)
+    [escalation] = await agent_api()
+    for stored in (state.model_dump_json(), str(escalation)):
+        assert KEEP[1] not in stored and OTHER[1] not in stored
+        assert OTHER[1].replace("-", "") not in stored.replace("-", "")
+    transcript = "\n".join(line["text"] for line in escalation["transcript"] if line["sender"] == "parent")
+    assert f"Identifiant : {KEEP[0]} Mot de passe : [mot de passe masqué]" in transcript

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
@@ -107,6 +108,7 @@ def webhook_settings(fake: FakeBotApi, **overrides: Any) -> TelegramSettings:
 
 
 SERVICE_TOKEN = "telegram-tests-service-token"
+AGENT_TOKEN = "telegram-tests-agent-token"
 DEMO_FIXTURE = Path(__file__).resolve().parents[2] / "service" / "demo_fixture.json"
 
 
@@ -124,6 +126,7 @@ def service_settings(database_url: str) -> ServiceSettings:
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         service_token=SecretStr(SERVICE_TOKEN),
+        agent_token=SecretStr(AGENT_TOKEN),
     )
 
 
@@ -139,6 +142,15 @@ async def demo_database(database_url: str, hasher: CredentialHasher) -> str:
 async def demo_service(demo_database: str, hasher: CredentialHasher) -> AsyncIterator[DemoService]:
     async with running_service(service_settings(demo_database), hasher=hasher) as url:
         yield DemoService(url, SERVICE_TOKEN, demo_database)
+
+
+async def agent_escalations(service: DemoService) -> list[dict[str, Any]]:
+    """The escalations the service recorded, read as a helpdesk agent (GET /v1/escalations)."""
+    headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session, session.get(f"{service.url}/v1/escalations") as got:
+        assert got.status == 200
+        escalations: list[dict[str, Any]] = (await got.json())["escalations"]
+        return escalations
 
 
 @asynccontextmanager

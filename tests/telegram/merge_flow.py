@@ -21,15 +21,32 @@ class Family:
     other: str
     other_password: str
     other_children: tuple[str, ...]
+    already_linked: tuple[str, ...] = ()  # children of the other account the kept account already has
+
+    @property
+    def asked_about(self) -> tuple[str, ...]:
+        """The children whose role the bot asks about, in order (the new ones)."""
+        return tuple(child for child in self.other_children if child not in self.already_linked)
 
 
 CHLOE, MATHIS = "C 11/04/2007", "M 04/01/2010"
 CAMILLE = Family("c.martin", "Soleil-Bleu-2026", "c.martin7", "K7QX-M2PA-9TZC", (CHLOE, MATHIS))
-NADIA = Family("n.bernard", "Lune-Verte-2026", "nadia.bernard", "H8JN-4WQS-7KDF", ("Y 08/02/2013", "L 30/11/2016"))
+NADIA = Family(
+    "n.bernard",
+    "Lune-Verte-2026",
+    "nadia.bernard",
+    "H8JN-4WQS-7KDF",
+    ("Y 08/02/2013", "L 30/11/2016"),
+    already_linked=("Y 08/02/2013",),
+)
 NAMES_DIFFER_ACCOUNT, NAMES_DIFFER_PASSWORD = "c.martinez", "R4TW-9HKP-3MXE"
 
-LOGGED_IN = "You are logged in as {identifier}."
-WRONG_CREDENTIALS = "The identifier or the password is not correct. Let's start again with the identifier."
+LOGGED_IN = "Login successful with the account {identifier}."
+WRONG_CREDENTIALS = (
+    "This password does not work with the identifier {identifier} (or this identifier does not exist). "
+    "Type the password again: I kept the identifier."
+)
+GUARDIAN_QUESTION = "Are you the legal guardian of {child}?"
 CONFIRM_SOURCE = "Is this the right account?"
 NOT_GUARDIAN_TOGGLE = "{child} · {mark} I am not this student's legal guardian"
 MY_CHILDREN_TITLE = "“My children” on the account {identifier}:"
@@ -62,13 +79,30 @@ async def find_other_account(parent: TelegramParent, family: Family = CAMILLE) -
     return found
 
 
+async def answer_guardian_questions(parent: TelegramParent, family: Family = CAMILLE, *answers: str) -> Message:
+    """« Continuer », then « Êtes-vous le représentant légal de … ? » for each child in order (« Oui »
+    unless told); the portal's form that follows."""
+    asked = family.asked_about
+    answers = answers or ("Yes",) * len(asked)
+    message = await parent.presses("Continue", expect=GUARDIAN_QUESTION, child=asked[0])
+    for child_after, answer in zip((*asked[1:], None), answers, strict=True):
+        if child_after is None:
+            message = await parent.presses(answer, expect="Add these students to my account")
+        else:
+            message = await parent.presses(answer, expect=GUARDIAN_QUESTION, child=child_after)
+    return message
+
+
 async def add_children_not_guardian_of_mathis(parent: TelegramParent) -> Message:
-    """Continue, toggle « pas représentant légal » for Mathis (edited in place), apply."""
-    roles = await parent.presses("Continue", expect="Add these students to my account")
+    """Continue, answer « Oui » for Chloé and « Non » for Mathis, check the portal's form, toggle twice, apply."""
+    roles = await answer_guardian_questions(parent, CAMILLE, "Yes", "No")
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☑") in [b["text"] for b in roles.buttons]
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☐") in [b["text"] for b in roles.buttons]
     toggled = await parent.presses(MATHIS, expect=MATHIS)
     assert toggled.message_id == roles.message_id, "the toggle edits the message in place"
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☐") in [b["text"] for b in toggled.buttons]
+    toggled = await parent.presses(MATHIS, expect=MATHIS)
     assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☑") in [b["text"] for b in toggled.buttons]
-    assert parent._(NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☐") in [b["text"] for b in toggled.buttons]
     done = parent.n_(
         "Done! This child was added to your account:", "Done! These children were added to your account:", 2
     )

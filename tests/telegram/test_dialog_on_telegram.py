@@ -4,32 +4,38 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.telegram import merge_flow
 from tests.telegram.conftest import DemoService, demo_bot_polling
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE, NADIA
 from tests.telegram.telegram_parent import TelegramParent
 
-THROTTLED = "Too many tries. For your security, please wait {wait} before trying again."
-NAMES_DIFFER = (
-    "The two accounts do not have exactly the same last name and first name, so I cannot gather them. "
-    "This is a rule of the portal. The school can correct the name on an account: ask it, then try again."
+THROTTLED = (
+    "Too many tries. For your security, please wait {wait} before trying again. "
+    "Then type the password again: I kept the identifier."
 )
+NAMES_DIFFER = "The two accounts do not have exactly the same last name and first name, so I cannot gather them."
 
 
-async def test_wrong_passwords_until_throttled(fake_bot_api: FakeBotApi, demo_service: DemoService) -> None:
-    parent = TelegramParent(fake_bot_api, user_id=3001)
+@pytest.mark.parametrize("language", ["fr", "en"])
+async def test_wrong_passwords_keep_the_identifier_until_throttled_then_waiting_is_enough(
+    fake_bot_api: FakeBotApi, demo_service: DemoService, language: str
+) -> None:
+    parent = TelegramParent(fake_bot_api, user_id=3001 if language == "fr" else 3011, language_code=language)
     wrong_passwords = [f"Mauvais-Mot-{attempt}" for attempt in range(5)]
     async with demo_bot_polling(fake_bot_api, demo_service):
         await merge_flow.start_linking(parent)
-        for wrong in wrong_passwords:
-            await merge_flow.ask_password_of(parent, CAMILLE.kept)
-            await parent.says(wrong, expect=merge_flow.WRONG_CREDENTIALS)
         await merge_flow.ask_password_of(parent, CAMILLE.kept)
+        for wrong in wrong_passwords:  # the identifier is kept: only the password is typed again
+            await parent.says(wrong, expect=merge_flow.WRONG_CREDENTIALS, identifier=CAMILLE.kept)
         before_wait = parent._(THROTTLED).split("{wait}")[0]
         throttled = await parent.send_and_wait(CAMILLE.kept_password, before_wait)
+        assert parent._(merge_flow.LOGGED_IN, identifier=CAMILLE.kept) not in throttled.text
+        await asyncio.sleep(3)  # the wait announced (in seconds here) is enough
+        await parent.says(CAMILLE.kept_password, expect=merge_flow.LOGGED_IN, identifier=CAMILLE.kept)
 
-    assert parent._(merge_flow.LOGGED_IN, identifier=CAMILLE.kept) not in throttled.text
     merge_flow.assert_passwords_deleted(parent, *wrong_passwords, CAMILLE.kept_password)
 
 
@@ -55,7 +61,7 @@ async def test_stale_and_forged_buttons_get_a_notice_and_change_nothing(
     async with demo_bot_polling(fake_bot_api, demo_service):
         await merge_flow.log_in(parent)
         confirmation = await merge_flow.find_other_account(parent)
-        roles = await parent.presses("Continue", expect="Add these students to my account")
+        roles = await merge_flow.answer_guardian_questions(parent)
 
         stale = confirmation.button_data(parent._("Continue"))
         notice = await parent.press_answered_without_change(confirmation, stale)
@@ -96,7 +102,7 @@ async def test_two_chats_run_at_once(fake_bot_api: FakeBotApi, demo_service: Dem
     async def gather_nadias_children() -> None:
         await merge_flow.log_in(nadia, NADIA)
         await merge_flow.find_other_account(nadia, NADIA)
-        await nadia.presses("Continue", expect="Add these students to my account")
+        await merge_flow.answer_guardian_questions(nadia, NADIA)
         await nadia.presses("Add these students to my account", expect="My children")
         await merge_flow.show_my_children(nadia, NADIA, not_guardian=())
 

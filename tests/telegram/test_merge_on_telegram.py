@@ -24,7 +24,7 @@ async def test_the_whole_merge_by_long_polling(fake_bot_api: FakeBotApi, demo_se
     assert set(fake_bot_api.answered_callbacks) == {
         call.parameters["callback_query_id"] for call in fake_bot_api.calls_of("answerCallbackQuery")
     }
-    assert len(fake_bot_api.answered_callbacks) == 5, "every button press is answered"
+    assert len(fake_bot_api.answered_callbacks) == 8, "every button press is answered"
     polls = fake_bot_api.calls_of("getUpdates")
     assert all(poll.parameters["allowed_updates"] == ["message", "callback_query"] for poll in polls)
 

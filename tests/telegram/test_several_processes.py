@@ -142,7 +142,7 @@ async def test_two_processes_serve_alternate_updates_of_one_chat(
 
         await merge_flow.log_in(parent)
         await merge_flow.find_other_account(parent)
-        roles = await parent.presses("Continue", expect="Add these students to my account")
+        roles = await merge_flow.answer_guardian_questions(parent)
         apply = roles.button_data(parent._("Add these students to my account"))
         done = parent.n_(
             "Done! This child was added to your account:", "Done! These children were added to your account:", 2
