@@ -80,8 +80,8 @@ _TOKEN_PUNCTUATION = ".,;:!?()[]«»\"'’"
 
 
 def _shaped_like_temporary(candidate: str) -> bool:
-    """The temporary-password shape, written as one is: with a digit, or in capitals (the bot redacts the same)."""
-    if not looks_like_temporary_password(candidate):
+    """The temporary-password shape with a letter, and a digit or in capitals (as conversations.redaction reads it)."""
+    if not looks_like_temporary_password(candidate) or not any(char.isalpha() for char in candidate):
         return False
     return any(char.isdigit() for char in candidate) or candidate.upper() == candidate
 

@@ -109,6 +109,7 @@ def test_the_expected_wait_is_the_median_of_recent_waits_or_the_default() -> Non
         ("pour vous dire merci", False),
         ("c.martin7 ••• Bonjour", False),
         ("né le 11/04/2007", False),
+        ("appelez le 061234567890", False),  # digits only: a number, not a temporary password
     ],
 )
 def test_text_shaped_like_a_temporary_password(text: str, found: bool) -> None:
