@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from service.helpdesk_domain import REASON_ALIASES, Outcome, Reason, ResumePoint, contains_temporary_password
 from service.schemas import (
@@ -84,10 +84,23 @@ class TypedIdentifiersIn(Body):
     source_identifier: TypedIdentifier | None = None
 
 
-class TranscriptLineIn(Body):
-    at: dt.datetime
+class FromTheChat(Body):
+    """A line said in the chat: the parent's are checked for temporary passwords; the bot's own lines are not (they
+    show the shape as a placeholder, « XXXX-XXXX-XXXX », and never echo a password)."""
+
     sender: Literal["parent", "bot"]
-    text: Annotated[str, _lines(MAX_TRANSCRIPT_TEXT_LENGTH, min_length=0), NoTemporaryPassword]
+    text: str
+
+    @model_validator(mode="after")
+    def _parent_lines_carry_no_temporary_password(self) -> FromTheChat:
+        if self.sender == "parent":
+            _no_temporary_password(self.text)
+        return self
+
+
+class TranscriptLineIn(FromTheChat):
+    at: dt.datetime
+    text: Annotated[str, _lines(MAX_TRANSCRIPT_TEXT_LENGTH, min_length=0)]
 
 
 class ChildSeen(Body):
@@ -147,9 +160,9 @@ class EscalationPath(Parameters):
     escalation_id: int = Field(ge=1, le=MAX_POSITION)
 
 
-class ParentMessageIn(Body):
+class ParentMessageIn(FromTheChat):
     sender: Literal["parent", "bot"] = "parent"
-    text: MessageText
+    text: Annotated[str, _lines(MAX_MESSAGE_LENGTH)]
 
 
 class MessageOut(Body):
