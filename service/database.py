@@ -3,7 +3,8 @@
 SQL parameters (identifiers, names, contacts, hashes) never reach an error message or a log: every engine hides
 them (`hide_parameters=True`) and reduces the database driver's messages, which may quote a value (PostgreSQL's
 « Failing row contains (...) », asyncpg's « invalid input for query argument $1: 'c.martin' »), to their
-codes. aiosqlite logs each call with its parameters at DEBUG: its logger is kept at INFO or above.
+codes. aiosqlite logs each call with its parameters at DEBUG: its logger is kept at INFO or above. SQLAlchemy logs
+every result row at DEBUG (`echo="debug"`, or its engine logger set to DEBUG): those records are dropped.
 """
 
 from __future__ import annotations
@@ -41,7 +42,22 @@ def create_engine(
         _configure_sqlite(engine, sqlite_busy_timeout_seconds)
         logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))  # see above
     keep_parameters_out_of_errors(engine)
+    keep_rows_out_of_logs()
     return engine
+
+
+class _NoResultRows(logging.Filter):
+    """Drops SQLAlchemy's "Row (...)" debug records: a row holds identifiers, names, contacts and hashes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+def keep_rows_out_of_logs() -> None:
+    """Whatever level the operator sets, the engine logger never emits result rows (statements still go through)."""
+    engine_logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(existing, _NoResultRows) for existing in engine_logger.filters):
+        engine_logger.addFilter(_NoResultRows())
 
 
 # Attributes of driver errors that name things (safe to keep) and texts that may quote a parameter (emptied).

@@ -18,7 +18,8 @@ TEMPORARY_PASSWORD_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L,
 TEMPORARY_PASSWORD_GROUPS = 3
 TEMPORARY_PASSWORD_GROUP_LENGTH = 4
 _TEMPORARY_SHAPE = re.compile(r"[A-Z0-9]{12}")
-_NAME_SEPARATORS = re.compile(r"[\s\-'\u2019\u2018\u02bc\u2010\u2011]+")
+# Apostrophes of every shape: straight, typographic, modifier letters (ʼ ʻ ʽ), grave accent, prime, reversed.
+_APOSTROPHES = frozenset("'\u2019\u2018\u201b\u02bc\u02bb\u02bd\u0060\u2032")
 MAXIMUM_PASSWORD_LENGTH = 128
 
 
@@ -61,7 +62,12 @@ def normalise_name(name: str) -> str:
     Total: it never refuses a text (passwords go through it too); `clean_name` is the gate for names.
     """
     folded = unicodedata.normalize("NFKD", _bare(unicodedata.normalize("NFKD", name)).casefold().replace("ı", "i"))
-    return _NAME_SEPARATORS.sub(" ", _bare(folded)).strip()
+    return " ".join("".join(" " if _separates(char) else char for char in _bare(folded)).split())
+
+
+def _separates(char: str) -> bool:
+    """Spaces, every dash (Unicode Pd: hyphen, en dash, em dash...) and every apostrophe separate the same way."""
+    return char.isspace() or char in _APOSTROPHES or unicodedata.category(char) == "Pd"
 
 
 def _bare(text: str) -> str:

@@ -245,6 +245,8 @@ async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as error:
         raise PayloadTooLarge() from error
+    except web.RequestPayloadError as error:  # e.g. a Content-Encoding the body does not decode with
+        raise MalformedRequest("the body cannot be read (a broken Content-Encoding or transfer)") from error
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:

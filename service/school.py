@@ -32,6 +32,7 @@ from service.relay.events import role_of
 from service.school_clients import SchoolScope
 
 MAX_AUDITED_IDENTIFIER = 64
+NO_ACCOUNT_ID = -1  # an id no row has: the scope query of an unknown identifier runs all the same
 NOT_SERVED = "this school client does not serve this school"
 STUDENT_NOT_SERVED = "this student is enrolled in a school this school client does not serve"
 
@@ -313,7 +314,7 @@ async def issue_temporary_password(
     refusals = _refusals_audited(context, client, "school.temporary_password_refused", **asked)
     async with refusals, context.transaction() as session:
         account = await find_account(session, identifier)
-        served = await _uais_guarded_by(session, account, client) if account is not None else []
+        served = await _uais_guarded_by(session, account.id if account is not None else None, client)
         if account is None or not served:
             raise NotFound("no account with this identifier")
         if account.status == AccountStatus.MERGED:
@@ -329,15 +330,23 @@ async def issue_temporary_password(
     )
 
 
-async def _uais_guarded_by(session: AsyncSession, account: Account, client: SchoolScope) -> list[str]:
-    """The client's schools where this account guards a student (none: the account is out of its reach)."""
+async def _uais_guarded_by(session: AsyncSession, account_id: int | None, client: SchoolScope) -> list[str]:
+    """The client's schools where this account guards a student (none: the account is out of its reach).
+
+    Run for an unknown identifier too (`None`: no row matches), so that refusing one costs the same as refusing
+    an existing account out of reach: the time of the 404 does not tell them apart.
+    """
     return list(
         await session.scalars(
             select(School.uai)
             .distinct()
             .join(Student, Student.school_id == School.id)
             .join(GuardianLink, GuardianLink.student_id == Student.id)
-            .where(GuardianLink.account_id == account.id, School.uai.in_(sorted(client.uais)))
+            .where(GuardianLink.account_id == _or_no_account(account_id), School.uai.in_(sorted(client.uais)))
             .order_by(School.uai)
         )
     )
+
+
+def _or_no_account(account_id: int | None) -> int:
+    return NO_ACCOUNT_ID if account_id is None else account_id

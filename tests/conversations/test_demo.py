@@ -55,7 +55,7 @@ def test_a_scripted_demo_completes_the_merge(tmp_path: Path) -> None:
     assert "• M 04/01/2010 — pas représentant légal" in output
     assert "Soleil-Bleu-2026" not in output.split("Tapez un numéro")[1], "passwords are never echoed"
     assert (tmp_path / "var" / "rattacher-demo.db").exists()
-    propagated = [line for line in output.splitlines() if "⇢ transmis aux portails : " in line]
+    propagated = [line for line in output.splitlines() if "⇢ transmis aux portails\u00a0: " in line]
     assert [line.split(": ", 1)[1].split(" · ")[0] for line in propagated] == [
         "guardian_link.created",
         "guardian_link.created",

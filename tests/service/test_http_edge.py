@@ -412,3 +412,10 @@ def test_a_route_with_a_path_parameter_must_declare_its_path_model() -> None:
     route = Route("GET", "/v1/things/{thing}", ROUTES[0].handler, "Things", frozenset({ClientKind.AGENT}))
     with pytest.raises(ValueError, match="path model"):
         build_openapi((route,))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_that_does_not_decompress_is_malformed_not_a_500(api, encoding: str) -> None:
+    headers = {**bot_headers(), "Content-Encoding": encoding}
+    status, body = await raw(api, "POST", "/v1/sessions", data=b"\x1f\x8b not compressed at all", headers=headers)
+    assert (status, body["error"]["code"]) == (400, "malformed_request")

@@ -170,3 +170,24 @@ def test_a_zero_width_space_does_not_make_two_names_differ() -> None:
 def test_a_child_initial_is_a_visible_letter() -> None:
     assert child_initial("\u200b\u202eChloé") == "C"
     assert child_initial("\u200b") == "?"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Marie\u2013Hélène",  # en dash: what word processors put in "Marie-Hélène"
+        "Marie\u2014Hélène",  # em dash
+        "Marie\u2012Hélène",  # figure dash
+        "Marie\u2015Hélène",  # horizontal bar
+        "Marie\u2e3aHélène",  # two-em dash
+        "Marie\ufe58Hélène",  # small em dash
+    ],
+)
+def test_every_dash_separates_like_a_hyphen(variant: str) -> None:
+    assert accepted(variant) is not None
+    assert normalise_name(variant) == normalise_name("Marie-Hélène") == normalise_name("Marie Hélène")
+
+
+@pytest.mark.parametrize("apostrophe", ["\u02bb", "\u0060", "\u2032", "\u201b", "\u02bd"])
+def test_every_apostrophe_separates_like_an_apostrophe(apostrophe: str) -> None:
+    assert normalise_name(f"N{apostrophe}Golo") == normalise_name("N'Golo") == normalise_name("N Golo")

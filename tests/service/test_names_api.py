@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from alembic import command
+from sqlalchemy import Connection, insert, select, update
 
+from service.database import alembic_config, create_engine, upgrade_schema
+from service.domain import name_key
 from service.fixtures import FixtureError
 from service.models import Account
 
@@ -85,3 +89,69 @@ async def test_a_merge_ignores_format_characters_left_in_older_rows(api, context
     session_token = await api.session_for("c.martin", "Soleil-Bleu-2026")
     status, preview = await api.preview(session_token, "c.martin7", "K7QX-M2PA-9TZC")
     assert status == 201, preview
+
+
+async def test_the_same_parent_with_an_en_dash_in_a_compound_name_gets_one_account(api) -> None:
+    """A school's software types "Marie–Hélène" (en dash) where another typed "Marie-Hélène": one parent."""
+    marie = {**PAUL, "first_name": "Marie-Hélène"}
+    status, first = await register(api, student("090000001AA", "0750002B", marie))
+    assert status == 201, first
+    status, second = await register(
+        api, student("090000002AA", "0750003C", {**marie, "first_name": "Marie\u2013Hélène"})
+    )
+    assert status == 201, second
+    [created] = first["students"][0]["guardians"]
+    [matched] = second["students"][0]["guardians"]
+    assert matched == {
+        "account_identifier": created["account_identifier"],
+        "created": False,
+        "temporary_password": None,
+    }
+
+
+async def upgrade_to(database_url: str, revision: str) -> None:
+    """The schema at one migration (not necessarily the latest)."""
+    engine = create_engine(database_url)
+
+    def upgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade)
+    finally:
+        await engine.dispose()
+
+
+async def test_name_keys_written_by_the_older_normaliser_are_recomputed(database_url: str) -> None:
+    """Before invisible characters and every dash were ignored, a key could hold them: automatic matching compares
+    the stored key, so the migration recomputes every key and an older row matches like a new one."""
+    await upgrade_to(database_url, "0003")
+    engine = create_engine(database_url)
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(Account).values(
+                    identifier="p.nouveau",
+                    last_name=f"Nou{ZWSP}veau",
+                    first_name="Jean\u2013Paul",
+                    name_key=f"nou{ZWSP}veau|jean\u2013paul",  # what the normaliser of revision 0003 stored
+                    status="active",
+                    password_hash="x",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    finally:
+        await engine.dispose()
+    await upgrade_schema(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            stored = await connection.scalar(select(Account.name_key).where(Account.identifier == "p.nouveau"))
+    finally:
+        await engine.dispose()
+    assert stored == name_key("Nouveau", "Jean-Paul") == "nouveau|jean paul"

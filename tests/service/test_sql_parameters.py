@@ -82,3 +82,21 @@ async def test_a_database_bug_logged_by_the_service_shows_no_parameter(
     assert "IntegrityError" in caplog.text, "the bug is still logged, with its class and traceback"
     assert_no_secret(caplog.text)
     assert_no_secret(str(body))
+
+
+async def test_result_rows_are_not_logged_even_with_sql_debugging_on(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLAlchemy at DEBUG logs every row it reads (identifiers, names, hashes): the service's engine drops them."""
+    engine = create_engine(database_url)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE probe (k VARCHAR(20))"))
+            await connection.execute(text("INSERT INTO probe (k) VALUES (:k)"), {"k": SECRET})
+            found = (await connection.execute(text("SELECT k FROM probe"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert found == SECRET
+    assert "SELECT k FROM probe" in caplog.text, "statements are still logged"
+    assert_no_secret(caplog.text)
