@@ -10,9 +10,9 @@ from service import school_clients
 from service.context import context_for, hasher_from_settings
 from service.database import create_engine
 from service.domain import Clock, utc_now
-from service.handlers import CONTEXT_KEY, OPENAPI_KEY, ROUTES
+from service.handlers import OPENAPI_KEY, ROUTES
 from service.openapi import build_openapi
-from service.routing import ClientDirectory, ClientKind, guarded, json_errors
+from service.routing import CONTEXT_KEY, ClientDirectory, ClientKind, guarded, json_errors
 from service.school_clients import SchoolScope
 from service.security import CredentialHasher
 from service.settings import ServiceSettings

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.database import create_session_factory, is_sqlite
 from service.domain import Clock, PasswordPolicy, ThrottlePolicy, utc_now
+from service.helpdesk_domain import Pulse
 from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
@@ -25,6 +26,7 @@ class ServiceContext:
     clock: Clock = utc_now
     serialise_writes: bool = False
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    helpdesk_pulse: Pulse = field(default_factory=Pulse, repr=False)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

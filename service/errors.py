@@ -54,6 +54,11 @@ ActivationSuperseded = _error(
 MergeConflict = _error("merge_conflict", 409, "the source account was merged meanwhile by another request")
 IdempotencyConflict = _error("idempotency_conflict", 422, "idempotency key already used with a different body")
 PasswordPolicyViolation = _error("password_policy", 422, "the new password does not meet the password policy")
+EscalationEnded = _error(
+    "escalation_ended", 409, "the escalation was handed back, closed or withdrawn: nothing more can be done with it"
+)
+EscalationTaken = _error("escalation_taken", 409, "another agent holds this escalation")
+EscalationNotHeld = _error("escalation_not_held", 409, "only the agent holding this escalation can do that")
 NotFound = _error("not_found", 404, "not found")
 MethodNotAllowed = _error("method_not_allowed", 405, "method not allowed on this route")
 

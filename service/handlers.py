@@ -24,10 +24,12 @@ from service.errors import (
     Throttled,
     TicketInvalid,
 )
+from service.helpdesk_handlers import HELPDESK_ROUTES
 from service.models import OutboxEvent
 from service.relay.events import AsyncApiDocument, asyncapi_document
 from service.routing import (
     CLIENT_KIND_KEY,
+    CONTEXT_KEY,
     PARENT_SESSION_HEADER,
     REQUESTER_HEADER,
     SCHOOL_CLIENT_KEY,
@@ -47,8 +49,6 @@ from service.schemas import (
     ChildOut,
     ChildrenResponse,
     Credentials,
-    EscalationCreated,
-    EscalationIn,
     EscalationList,
     EscalationOut,
     EscalationQuery,
@@ -72,7 +72,6 @@ from service.schemas import (
 )
 from service.school_clients import SchoolScope
 
-CONTEXT_KEY = web.AppKey("service_context", ServiceContext)
 OPENAPI_KEY = web.AppKey("openapi_document", dict)
 OUTBOX_PAGE_LIMIT = 100
 
@@ -227,24 +226,6 @@ async def issue_temporary_password(request: web.Request) -> web.Response:
     return json_reply(TemporaryPasswordResponse(**vars(issued)), status=201)
 
 
-async def record_escalation(request: web.Request) -> web.Response:
-    """Bot: hand the parent over to a human agent."""
-    body = await parse_body(request, EscalationIn)
-    escalation = await escalations.record_escalation(
-        _context(request),
-        escalations.EscalationRequest(
-            channel=body.channel,
-            chat_ref=body.chat_ref,
-            reason=body.reason,
-            step=body.step,
-            language=body.language,
-            collected=body.collected.model_dump(exclude_none=True),
-            transcript=[line.model_dump(mode="json") for line in body.transcript],
-        ),
-    )
-    return json_reply(EscalationCreated(escalation_id=escalation.id, reference=escalation.reference), status=201)
-
-
 async def list_escalations(request: web.Request) -> web.Response:
     """Agent: the latest escalations, newest first."""
     since = query_parameters(request, EscalationQuery).since
@@ -371,15 +352,6 @@ ROUTES: tuple[Route, ...] = (
         errors=(NotFound, AccountMerged),
     ),
     Route(
-        "POST",
-        "/v1/escalations",
-        record_escalation,
-        "Record an escalation",
-        BOT,
-        EscalationIn,
-        {201: EscalationCreated},
-    ),
-    Route(
         "GET",
         "/v1/escalations",
         list_escalations,
@@ -397,4 +369,5 @@ ROUTES: tuple[Route, ...] = (
         responses={200: OutboxPage},
         query_model=OutboxQuery,
     ),
+    *HELPDESK_ROUTES,
 )

@@ -239,6 +239,43 @@ class Escalation(Base):
     collected: Mapped[dict[str, Any]]
     transcript: Mapped[list[Any]]
     created_at: Mapped[dt.datetime]
+    # The helpdesk lifecycle (service/helpdesk.py): one open escalation per chat, through `open_key`.
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(241), unique=True)
+    context: Mapped[dict[str, Any]]  # children seen, error codes, throttle state
+    claimed_by_subject: Mapped[str | None] = mapped_column(String(80))
+    claimed_by_name: Mapped[str | None] = mapped_column(String(50))
+    claimed_at: Mapped[dt.datetime | None]
+    first_claimed_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    resume_point: Mapped[str | None] = mapped_column(String(32))
+    delivery_lease: Mapped[str | None] = mapped_column(String(64))
+    delivery_lease_expires_at: Mapped[dt.datetime | None]
+
+
+class HelpdeskMessage(Base):
+    """One line of the conversation between a parent (through the bot) and an agent, or a lifecycle event.
+
+    `to_parent`: the bot must deliver it in the chat (an agent's reply, claim, release, hand-back, close);
+    `parent_delivered_at` is set when the bot acknowledges it, `agent_delivered_at` when the holding agent's
+    console received a parent's or the bot's line.
+    """
+
+    __tablename__ = "helpdesk_messages"
+    __table_args__ = (Index("ix_helpdesk_messages_pending", "to_parent", "parent_delivered_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
+    agent_subject: Mapped[str | None] = mapped_column(String(80))
+    agent_first_name: Mapped[str | None] = mapped_column(String(50))
+    text: Mapped[str] = mapped_column(String(4000))
+    resume_point: Mapped[str | None] = mapped_column(String(32))
+    to_parent: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime]
+    parent_delivered_at: Mapped[dt.datetime | None]
+    agent_delivered_at: Mapped[dt.datetime | None]
 
 
 class RelaySubscriber(Base):

@@ -9,7 +9,17 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from service.errors import Throttled
-from service.routing import MAX_HEADER_VALUE_LENGTH, PARENT_SESSION_HEADER, REQUESTER_HEADER, Route, edge_errors
+from service.routing import (
+    AGENT_HEADER,
+    AGENT_HEADER_PATTERN,
+    LAST_EVENT_ID_HEADER,
+    MAX_AGENT_HEADER_LENGTH,
+    MAX_HEADER_VALUE_LENGTH,
+    PARENT_SESSION_HEADER,
+    REQUESTER_HEADER,
+    Route,
+    edge_errors,
+)
 from service.schemas import ErrorResponse
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -105,6 +115,15 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     parameters += _model_parameters(route.query_model, "query")
     if route.parent_session:
         parameters.append({"name": PARENT_SESSION_HEADER, "in": "header", "required": True, "schema": _HEADER_SCHEMA})
+    if route.agent_identity:
+        agent_schema = {"type": "string", "maxLength": MAX_AGENT_HEADER_LENGTH, "pattern": AGENT_HEADER_PATTERN}
+        description = "the signed-in agent, as the console vouches for it: sub=<subject>&name=<first name>"
+        parameters.append(
+            {"name": AGENT_HEADER, "in": "header", "required": True, "schema": agent_schema, "description": description}
+        )
+    if any(getattr(model, "media_type", None) == "text/event-stream" for model in route.responses.values()):
+        resume = {"type": "string", "maxLength": 20, "pattern": "^[0-9]*$"}
+        parameters.append({"name": LAST_EVENT_ID_HEADER, "in": "header", "required": False, "schema": resume})
     if not route.public:
         parameters.append({"name": REQUESTER_HEADER, "in": "header", "required": False, "schema": _HEADER_SCHEMA})
     return parameters
@@ -136,4 +155,5 @@ def _without_null(field: dict[str, Any]) -> dict[str, Any]:
 def _response(model: type[BaseModel] | None, refs: dict[type[BaseModel], str]) -> dict[str, Any]:
     if model is None:
         return {"description": "no content"}
-    return {"description": model.__name__, "content": {"application/json": {"schema": {"$ref": refs[model]}}}}
+    media_type = getattr(model, "media_type", "application/json")  # a stream's model describes one of its events
+    return {"description": model.__name__, "content": {media_type: {"schema": {"$ref": refs[model]}}}}

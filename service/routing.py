@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hmac
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,6 +13,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from service.context import ServiceContext
+from service.domain import clean_name
 from service.errors import (
     Forbidden,
     MalformedRequest,
@@ -23,6 +26,7 @@ from service.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from service.helpdesk_domain import Agent
 from service.schemas import ErrorDetail, ErrorResponse
 from service.school_clients import SchoolScope
 
@@ -32,12 +36,21 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PARENT_SESSION_HEADER = "X-Parent-Session"
 REQUESTER_HEADER = "X-Requester"
+AGENT_HEADER = "X-Agent"
+LAST_EVENT_ID_HEADER = "Last-Event-ID"
 MAX_HEADER_VALUE_LENGTH = 200
+MAX_AGENT_HEADER_LENGTH = 600
+MAX_AGENT_SUBJECT_LENGTH = 80
+MAX_AGENT_NAME_LENGTH = 50
+# X-Agent: "sub=<subject>&name=<first name>", each percent-encoded UTF-8 (a form-encoded query string).
+AGENT_HEADER_PATTERN = r"^sub=[\x21-\x25\x27-\x7E]+&name=[\x21-\x25\x27-\x7E]+$"
 # The headers the service reads, with their length limit (None: any length). Their values must be printable ASCII.
 READ_HEADERS: Mapping[str, int | None] = {
     "Authorization": None,
     PARENT_SESSION_HEADER: MAX_HEADER_VALUE_LENGTH,
     REQUESTER_HEADER: MAX_HEADER_VALUE_LENGTH,
+    AGENT_HEADER: MAX_AGENT_HEADER_LENGTH,
+    LAST_EVENT_ID_HEADER: 20,
 }
 
 
@@ -61,13 +74,16 @@ class Route:
     query_model: type[BaseModel] | None = None
     path_model: type[BaseModel] | None = None
     errors: tuple[type[ServiceError], ...] = ()
+    agent_identity: bool = False  # the agent client names the signed-in agent in X-Agent (docs/helpdesk.md)
 
     @property
     def public(self) -> bool:
         return not self.clients
 
 
+CONTEXT_KEY = web.AppKey("service_context", ServiceContext)
 CLIENT_KIND_KEY = web.RequestKey("client_kind", ClientKind)
+AGENT_KEY = web.RequestKey("agent", Agent)
 SCHOOL_CLIENT_KEY = web.RequestKey("school_client", SchoolScope)
 SchoolClientLookup = Callable[[web.Request, str], Awaitable[SchoolScope | None]]
 QUERY_KEY = web.RequestKey("query_parameters", BaseModel)
@@ -131,6 +147,8 @@ def guarded(route: Route, directory: ClientDirectory) -> Handler:
             if kind not in route.clients:
                 raise Forbidden()
             request[CLIENT_KIND_KEY] = kind
+        if route.agent_identity:
+            request[AGENT_KEY] = agent_from_header(request.headers.get(AGENT_HEADER))
         if route.path_model is not None:
             request[PATH_KEY] = parse_parameters(route.path_model, request.match_info, "path")
         if route.query_model is not None:
@@ -151,6 +169,8 @@ def edge_errors(route: Route) -> tuple[type[ServiceError], ...]:
         found.append(ValidationFailed)
     if route.parent_session:
         found.append(SessionInvalid)
+    if route.agent_identity:
+        found.append(ValidationFailed)
     return tuple(dict.fromkeys(found))
 
 
@@ -167,6 +187,27 @@ def check_read_headers(request: web.Request) -> None:
             )
         if limit is not None and len(value) > limit:
             raise ValidationFailed(details=[{"loc": ["header", name], "msg": "too long", "type": "string_too_long"}])
+
+
+def agent_from_header(value: str | None) -> Agent:
+    """The agent the console signed in, from X-Agent ("sub=…&name=…", percent-encoded UTF-8)."""
+    try:
+        fields = dict(urllib.parse.parse_qsl(value or "", strict_parsing=True, errors="strict", max_num_fields=2))
+        subject, name = fields["sub"], clean_name(fields["name"])
+    except (ValueError, KeyError, UnicodeDecodeError) as error:
+        raise _bad_agent_header("must be sub=<subject>&name=<first name>, percent-encoded") from error
+    if (
+        not (subject.isascii() and subject.isprintable() and " " not in subject)
+        or len(subject) > MAX_AGENT_SUBJECT_LENGTH
+    ):
+        raise _bad_agent_header(f"the subject is printable ASCII, at most {MAX_AGENT_SUBJECT_LENGTH} characters")
+    if len(name) > MAX_AGENT_NAME_LENGTH:
+        raise _bad_agent_header(f"the first name has at most {MAX_AGENT_NAME_LENGTH} characters")
+    return Agent(subject=subject, first_name=name)
+
+
+def _bad_agent_header(message: str) -> ServiceError:
+    return ValidationFailed(details=[{"loc": ["header", AGENT_HEADER], "msg": message, "type": "agent_header"}])
 
 
 def parse_parameters(model: type[ModelT], values: Mapping[str, str], location: str) -> ModelT:

@@ -283,17 +283,6 @@ class TemporaryPasswordResponse(Body):
     expires_at: dt.datetime
 
 
-class CollectedIn(Body):
-    identifier: Identifier | None = None
-    source_identifier: Identifier | None = None
-
-
-class TranscriptLine(Body):
-    at: dt.datetime
-    sender: Literal["parent", "bot"]
-    text: Annotated[str, StringConstraints(max_length=MAX_TRANSCRIPT_TEXT_LENGTH, pattern=NO_CONTROL_BUT_LINE_BREAKS)]
-
-
 class CollectedOut(Body):
     identifier: str | None = None
     source_identifier: str | None = None
@@ -303,21 +292,6 @@ class TranscriptLineOut(Body):
     at: dt.datetime
     sender: Literal["parent", "bot"]
     text: str
-
-
-class EscalationIn(Body):
-    channel: Annotated[str, _plain(40, strip=False)]
-    chat_ref: Annotated[str, _plain(200, strip=False)]
-    reason: Text
-    step: Text
-    language: Annotated[str, _plain(20, strip=False)]
-    collected: CollectedIn = Field(default_factory=CollectedIn)
-    transcript: list[TranscriptLine] = Field(default_factory=list, max_length=MAX_TRANSCRIPT_LINES)
-
-
-class EscalationCreated(Body):
-    escalation_id: int
-    reference: str
 
 
 class EscalationOut(Body):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+import datetime as dt
+from zoneinfo import ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.helpdesk_domain import OpeningHours, parse_opening_hours
 
 ARGON2_MINIMUM_MEMORY_KIB = 19456
 ARGON2_MINIMUM_TIME_COST = 2
@@ -80,12 +85,39 @@ class ServiceSettings(BaseSettings):
     relay_retention_hours: float = Field(default=168.0, ge=0)
     relay_purge_batch_size: int = Field(default=1000, ge=1)
 
+    helpdesk_hours: str = Field(
+        default="mon-fri 09:00-18:00",
+        description='when agents answer, e.g. "mon-fri 09:00-18:00; sat 09:00-12:00" (French public holidays closed)',
+    )
+    helpdesk_timezone: str = "Europe/Paris"
+    helpdesk_closed_dates: list[dt.date] = Field(default_factory=list, description="extra closed days (JSON list)")
+    helpdesk_default_wait_minutes: int = Field(default=15, ge=1, description="expected wait without history")
+    helpdesk_wait_history: int = Field(default=20, ge=1, description="recent claims the expected wait looks at")
+    helpdesk_long_poll_max_seconds: float = Field(default=25.0, gt=0, le=60)
+    helpdesk_poll_interval_seconds: float = Field(default=0.5, gt=0)
+    helpdesk_delivery_lease_seconds: float = Field(default=30.0, gt=0)
+    helpdesk_stream_max_seconds: float = Field(default=300.0, gt=0)
+    helpdesk_heartbeat_seconds: float = Field(default=15.0, gt=0)
+
     @field_validator("school_token")
     @classmethod
     def _school_token_removed(cls, value: SecretStr | None) -> None:
         """The one shared school token served every school: refuse it rather than ignore it silently."""
         if value is not None:
             raise ValueError(SCHOOL_TOKEN_REMOVED)
+
+    @model_validator(mode="after")
+    def _helpdesk_hours_readable(self) -> ServiceSettings:
+        """Opening hours and their time zone are checked at start-up, not at the first escalation."""
+        try:
+            self.opening_hours()
+        except (ValueError, ZoneInfoNotFoundError) as error:
+            raise ValueError(f"{ENV_PREFIX}HELPDESK_HOURS / {ENV_PREFIX}HELPDESK_TIMEZONE: {error}") from error
+        return self
+
+    def opening_hours(self) -> OpeningHours:
+        """The helpdesk's opening hours (service/helpdesk_domain.py)."""
+        return parse_opening_hours(self.helpdesk_hours, self.helpdesk_timezone, self.helpdesk_closed_dates)
 
     @field_validator(*ARGON2_MINIMUMS)
     @classmethod

@@ -425,7 +425,7 @@ async def test_an_escalation_is_recorded_without_any_password(real_chat: Chat, a
     await chat.command("conseiller")
     assert "référence" in chat.last_text and "J’ai trouvé le compte c.martin7" in chat.last_text
     [escalation] = await agent_api()
-    assert escalation["reason"] == "parent_request"
+    assert escalation["reason"] == "asked"  # the bot's older name, parent_request, stored as what it means
     assert escalation["step"] == "confirm_source"
     assert escalation["language"] == "fr"
     assert escalation["channel"] == "telegram" and escalation["chat_ref"] == "42"
