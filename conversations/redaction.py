@@ -5,14 +5,19 @@ where only an identifier is asked. Whatever looks like a credential is replaced 
 text reaches a step, the dialog state, the transcript, an escalation or a log line. What counts:
 
 - the shape of a temporary password: 12 letters or digits, in three groups of four separated by
-  spaces or hyphens (any case), or in one piece, when they mix letters and digits or are all capitals;
-- the word after « mot de passe », « mdp », « password », « pass », « code »… when « : » or « = »
-  announces it, or when it looks like a password (it has a digit or a sign besides letters):
+  spaces of any kind (no-break, tab, line break), hyphens or dashes, dots, underscores or slashes (any
+  case), or in one piece, when they mix letters and digits or are all capitals;
+- the word after « mot de passe » (« mot-de-passe », « motdepasse »), « mdp », « password »
+  (« pass word »), « pwd », « code »… when « : », « = » or an arrow (« -> », « => », « ⇒ », « → »)
+  announces it, when it is quoted (« … », "…", “…”, '…', ‹…›: the whole quotation, spaces included,
+  the quotes kept), or when it looks like a password (it has a digit or a sign besides letters):
   « mot de passe oublié » keeps its last word, « mdp Soleil-Bleu-2026 » does not;
 - where no identifier is asked, a message of a single password-looking word (« Lune-Rouge-2027! »);
 - where an identifier is asked, a password-looking word typed after the identifier.
 
-Whatever is typed at a step that reads a password is a secret as a whole; the engine takes care of
+Secrets are looked for in the compatibility form of the text (NFKC: fullwidth « ＫＷＸＱ », mathematical
+bold letters and digits read as plain ones, invisible format characters left out); what is kept is kept as
+typed. Whatever is typed at a step that reads a password is a secret as a whole; the engine takes care of
 that, this module of everything typed elsewhere. The engine applies it in one place, on the way in.
 """
 
@@ -26,24 +31,32 @@ from conversations.text_input import meaningful_words
 
 MASK = "•••"
 
-_GROUPED_TEMPORARY = re.compile(r"(?<![\w.@])[A-Za-z0-9]{4}(?:[ \-\u2010\u2011]+[A-Za-z0-9]{4}){2}(?![\w@])")
-_GROUP_SEPARATORS = re.compile(r"[ \-\u2010\u2011]+")
-_WHOLE_TEMPORARY = re.compile(r"(?<![\w.@])[A-Za-z0-9]{12}(?![\w@])")
+# Between the groups of a temporary password: spaces of any kind (no-break, tab, line break), hyphens and dashes
+# (U+2010 to U+2015), dots, underscores and slashes.
+_SEPARATOR = r"[\s.\-_/\u2010-\u2015]"
+_GROUPED_TEMPORARY = re.compile(
+    r"(?<![\w.@])[A-Za-z0-9]{4}(?:" + _SEPARATOR + r"+[A-Za-z0-9]{4}){2}(?![\w@]|[.\-_/]\w)"
+)
+_GROUP_SEPARATORS = re.compile(_SEPARATOR + "+")
+_WHOLE_TEMPORARY = re.compile(r"(?<![\w.@])[A-Za-z0-9]{12}(?![\w@]|[.\-_/]\w)")
 _KEYWORDS = (
-    r"mots?\s*de\s*passe(?:\s+(?:provisoire|temporaire|actuel|initial))?",
+    r"mots?[\s\-]*de[\s\-]*passe(?:[\s\-]+(?:provisoire|temporaire|actuel|initial))?",
     r"mdp",
-    r"pass(?:word|wd)?",
+    r"pass(?:[\s\-]*word|wd)?",
     r"pwd",
     r"code(?:\s+(?:provisoire|temporaire|secret|d['’]acc[eè]s))?",
     r"(?:temporary\s+)?password",
 )
+_ARROWS = r"-+>|=+>|[:=⇒→➔➜➞⟶⟹]"
 _ANNOUNCED = re.compile(
-    r"\b(?P<keyword>" + "|".join(_KEYWORDS) + r")\b"
-    r"(?P<separator>\s*[:=])?"
-    r"(?:\s*(?:est|c['’]est|is|:)\b)?\s*"
-    r"(?P<token>[^\s•:=][^\s•]*)",
+    r"(?<![\w\-])(?P<keyword>" + "|".join(_KEYWORDS) + r")(?![\w\u2010-\u2015]|-(?!-*>))"
+    r"(?P<link>(?:\s*(?:" + _ARROWS + r"|(?:est|c['’]est|is)(?!\w)))*)"
+    r"\s*",
     re.IGNORECASE,
 )
+_ANNOUNCER = re.compile(_ARROWS)
+_QUOTES = {"«": "»", '"': '"', "“": '”"', "„": '“”"', "'": "'’", "‘": "’'", "‹": "›"}
+_BULLET = MASK[0]
 
 
 @dataclass(frozen=True)
@@ -59,43 +72,136 @@ class Redacted:
         return self.secrets > 0
 
 
+class _Reading:
+    """The typed text in compatibility form (NFKC: fullwidth and styled letters read as plain ones, format
+    characters left out) where secrets are found, each character traced back to the one typed."""
+
+    def __init__(self, typed: str) -> None:
+        self.typed = typed
+        self.origin: list[int] = []
+        characters: list[str] = []
+        for index, char in enumerate(typed):
+            if unicodedata.category(char) == "Cf":
+                continue
+            compatible = unicodedata.normalize("NFKC", char)
+            if any(folded.isspace() for folded in compatible) and not char.isspace():
+                compatible = char  # « ¨ » is « space + diaeresis »: no word boundary where none was typed
+            for folded in compatible:
+                characters.append(folded)
+                self.origin.append(index)
+        self.characters = characters
+        self.secret = [False] * len(characters)
+        self.found = 0
+
+    @property
+    def text(self) -> str:
+        """The compatibility text, what is already found replaced by bullets (same length, same places)."""
+        return "".join(self.characters)
+
+    def hide(self, start: int, end: int) -> bool:
+        """Marks [start, end) as a secret, unless it holds nothing but bullets and spaces (already masked)."""
+        if all(self.characters[index] == _BULLET or self.characters[index].isspace() for index in range(start, end)):
+            return False
+        for index in range(start, end):
+            self.secret[index] = True
+            self.characters[index] = _BULLET
+        self.found += 1
+        return True
+
+    def hidden(self, start: int, end: int) -> bool:
+        """Whether part of [start, end) is already a secret."""
+        return any(self.secret[start:end])
+
+    def masked(self, mask: str) -> str:
+        """The typed text with every secret run replaced by one mask."""
+        spans: list[list[int]] = []
+        for index, secret in enumerate(self.secret):
+            if not secret:
+                continue
+            start, end = self.origin[index], self.origin[index] + 1
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        pieces: list[str] = []
+        position = 0
+        for start, end in spans:
+            pieces += [self.typed[position:start], MASK]
+            position = end
+        pieces.append(self.typed[position:])
+        return "".join(pieces).replace(MASK, mask)
+
+
 def redact(text: str, mask: str = MASK, *, identifier_step: bool = False) -> Redacted:
     """The text with every credential-looking part replaced by `mask`.
 
     At a step that asks for an identifier, a password-looking word typed after another word is a
     secret too (« c.martin Soleil-Bleu-2026 »: the identifier and its password in one message).
+    What is not a secret is kept as typed (in NFC form): the compatibility form only serves to find secrets.
     """
-    normalised = unicodedata.normalize("NFC", text)
-    found = 0
-
-    def replace(_match: re.Match[str]) -> str:
-        nonlocal found
-        found += 1
-        return MASK
-
-    shaped = normalised
+    reading = _Reading(unicodedata.normalize("NFC", text))
     for pattern in (_GROUPED_TEMPORARY, _WHOLE_TEMPORARY):
-        spans = _temporary_spans(pattern, shaped)
-        for start, end in reversed(spans):
-            shaped = shaped[:start] + MASK + shaped[end:]
-        found += len(spans)
+        for start, end in _temporary_spans(pattern, reading.text):
+            reading.hide(start, end)
+    _hide_announced(reading)
+    _hide_words(reading, identifier_step=identifier_step)
+    return Redacted(reading.masked(mask), reading.found)
 
-    def announced(match: re.Match[str]) -> str:
-        if not (match.group("separator") or looks_like_password(match.group("token"))):
-            return match.group()
-        return match.group()[: match.start("token") - match.start()] + replace(match)
 
-    redacted = _ANNOUNCED.sub(announced, shaped)
-    words = meaningful_words(redacted)
+def _hide_announced(reading: _Reading) -> None:
+    """Hides the word (or the quoted words) after « mot de passe », « mdp », « password »… when announced."""
+    for match in _ANNOUNCED.finditer(reading.text):
+        token = _token_after(reading.text, match)
+        if token is None:
+            continue
+        start, end, quoted = token
+        announced = quoted or _ANNOUNCER.search(match.group("link")) is not None
+        if announced or looks_like_password(reading.text[start:end]):
+            reading.hide(start, end)
+
+
+def _token_after(text: str, match: re.Match[str]) -> tuple[int, int, bool] | None:
+    """Where the word after a keyword lies, and whether it was quoted; the quotes themselves are kept.
+
+    An opening quote counts when something (a space, « : », an arrow) separates it from the keyword: in
+    « le bouton "mot de passe" ne marche pas » the quote closes the keyword's own quotation.
+    """
+    position = match.end()
+    if position >= len(text) or text[position] == _BULLET:
+        return None
+    closing = _QUOTES.get(text[position]) if position > match.end("keyword") else None
+    if closing is not None:
+        line_end = text.find("\n", position)
+        line_end = len(text) if line_end < 0 else line_end
+        close = next((index for index in range(position + 1, line_end) if text[index] in closing), None)
+        if close is not None:
+            start, end = position + 1, close
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            return (start, end, True) if start < end else None
+        position += 1
+    elif text[position] in ":=":
+        return None
+    word = re.match(r"[^\s" + _BULLET + r"]*", text[position:])
+    end = position + (len(word.group()) if word else 0)
+    return (position, end, closing is not None) if end > position else None
+
+
+def _hide_words(reading: _Reading, *, identifier_step: bool) -> None:
+    """At an identifier step, password-looking words after the first; elsewhere, a lone password-looking word."""
+    text = reading.text
+    words = meaningful_words(text)
     if identifier_step:
         for word in words[1:]:
-            if looks_like_password(word) and word != MASK:
-                redacted = re.sub(r"(?<!\S)" + re.escape(word) + r"(?!\S)", MASK, redacted)
-                found += 1
-    elif len(words) == 1 and _lone_password(words[0]):
-        redacted = re.sub(r"\S*" + re.escape(words[0]) + r"\S*", MASK, redacted, count=1)
-        found += 1
-    return Redacted(redacted.replace(MASK, mask), found)
+            if looks_like_password(word) and word.strip(_BULLET):
+                for occurrence in re.finditer(r"(?<!\S)" + re.escape(word) + r"(?!\S)", text):
+                    reading.hide(*occurrence.span())
+    elif len(words) == 1 and MASK not in words[0] and _lone_password(words[0]):
+        found = re.search(r"\S*" + re.escape(words[0]) + r"\S*", text)
+        if found is not None and not reading.hidden(*found.span()):
+            reading.hide(*found.span())
 
 
 def looks_like_password(token: str) -> bool:

@@ -53,13 +53,31 @@ def create_dialog_database(database_url: str, sqlite_busy_timeout_seconds: float
         )
         logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))  # see above
     event.listen(engine.sync_engine, "handle_error", _reduce_to_codes)
+    keep_rows_out_of_logs()
     return engine
+
+
+class _NoResultRows(logging.Filter):
+    """Drops SQLAlchemy's "Row (...)" debug records: a dialog row holds session tokens, identifiers and transcripts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+def keep_rows_out_of_logs() -> None:
+    """Whatever level the operator sets, the engine logger never emits result rows (statements still go through).
+
+    Same filter as service/database.py (conversations does not import the service): the bot process has its own.
+    """
+    engine_logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(existing, _NoResultRows) for existing in engine_logger.filters):
+        engine_logger.addFilter(_NoResultRows())
 
 
 # The dialog state holds session tokens and identifiers: SQL parameters never reach an error message or a log.
 # Same guard as service/database.py (conversations does not import the service): parameters hidden by SQLAlchemy,
 # driver messages (which may quote a value) reduced to their codes, aiosqlite's DEBUG log (every call with its
-# parameters) kept off.
+# parameters) kept off, SQLAlchemy's DEBUG records of result rows dropped.
 _ERROR_CODES = ("sqlstate", "sqlite_errorname", "constraint_name", "table_name", "column_name")
 _ERROR_TEXTS = ("message", "detail", "hint", "where")
 

@@ -12,7 +12,7 @@ IDENTIFIER_PATTERN = re.compile(r"[\w.@+\-']+")
 
 
 _SPACES_AND_SEPARATORS = re.compile(r"[\s/|;,]+")
-_WORD_PUNCTUATION = ':=«»"“”()[]!?,;'
+_WORD_PUNCTUATION = ':=«»‹›"“”()[]!?,;'
 _LABEL_WORDS = frozenset(
     {"identifiant", "identifiants", "identifier", "login", "id", "username", "user", "mon", "my", "est", "is", "c'est"}
     | {"c’est", "le", "l'identifiant", "l’identifiant", "voici", "here", "et", "and", "-", "–", ":", "="}
