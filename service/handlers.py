@@ -24,6 +24,7 @@ from service.errors import (
     Throttled,
     TicketInvalid,
 )
+from service.health import ServiceReadiness, ready
 from service.helpdesk_handlers import HELPDESK_ROUTES
 from service.models import OutboxEvent
 from service.relay.events import AsyncApiDocument, asyncapi_document
@@ -278,6 +279,7 @@ CREDENTIAL_CHECK: tuple[type[ServiceError], ...] = (InvalidCredentials, Throttle
 BOT = frozenset({ClientKind.BOT})
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health, "Liveness", responses={200: HealthResponse}),
+    Route("GET", "/readyz", ready, "Readiness", responses={200: ServiceReadiness, 503: ServiceReadiness}),
     Route("GET", "/openapi.json", openapi_document, "OpenAPI document", responses={200: OpenApiDocument}),
     Route("GET", "/asyncapi.json", asyncapi, "AsyncAPI document of the events", responses={200: AsyncApiDocument}),
     Route(
