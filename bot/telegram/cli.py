@@ -107,6 +107,7 @@ def configure_logging() -> None:
 
 async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
     """The bot against the service at settings.service_url, polling or webhook, until `stop`."""
+    from bot.health import serving_health
     from bot.telegram.application import build_application, serve_polling
     from bot.telegram.channel import TelegramChannel
     from bot.telegram.webhook import serve_webhook
@@ -124,7 +125,8 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
             application = build_application(settings, channel, with_updater=False)
             await serve_webhook(application, channel, settings, stop)
         else:
-            await serve_polling(build_application(settings, channel), settings, stop)
+            async with serving_health(settings.health_listen_host, settings.health_listen_port, settings.service_url):
+                await serve_polling(build_application(settings, channel), settings, stop)
 
 
 async def serve_service_and_bot(

@@ -29,6 +29,9 @@ class TelegramSettings(BaseSettings):
     webhook_listen_port: int = Field(default=8443, ge=0, le=65535)
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
 
+    health_listen_host: str = "127.0.0.1"  # polling mode: /healthz and /readyz (webhook mode: the webhook server)
+    health_listen_port: int | None = Field(default=None, ge=0, le=65535)  # unset: no health listener when polling
+
     polling_timeout_seconds: int = Field(default=30, ge=0)  # getUpdates long-polling timeout
     max_concurrent_updates: int = Field(default=64, ge=1)
     send_attempts: int = Field(default=3, ge=1)  # per Bot API call, on network errors

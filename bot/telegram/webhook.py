@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from telegram import Update
 
+from bot.health import install_readiness
 from bot.telegram.application import BotApplication, register_commands
 from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
 from bot.telegram.settings import TelegramSettings
@@ -35,7 +36,7 @@ SECRET_TOKEN = web.AppKey("webhook_secret_token", bytes)
 def create_webhook_app(
     application: BotApplication, channel: TelegramChannel, settings: TelegramSettings
 ) -> web.Application:
-    """The webhook endpoint (at the public URL's path) and /healthz."""
+    """The webhook endpoint (at the public URL's path), /healthz and /readyz (bot/health.py)."""
     assert settings.webhook_secret_token is not None
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[APPLICATION] = application
@@ -43,6 +44,7 @@ def create_webhook_app(
     app[SECRET_TOKEN] = settings.webhook_secret_token.get_secret_value().encode()
     app.router.add_post(settings.webhook_path, receive_update)
     app.router.add_get("/healthz", healthz)
+    install_readiness(app, settings.service_url)
     return app
 
 
