@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,3 +20,13 @@ class DialogSettings(BaseSettings):
     service_timeout_seconds: float = Field(default=10.0, gt=0)  # each HTTP call to the service
     max_attempts_per_step: int = Field(default=3, ge=1)  # invalid inputs: asked again twice, then an agent offered
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock
+    # Personal data retention (docs/privacy.md): a chat idle this long loses its dialog state and transcript.
+    retention_dialog_days: int = Field(default=30, ge=1, le=3650)
+    purge_batch_size: int = Field(default=500, ge=1, le=10000)  # chats deleted per transaction
+
+    @model_validator(mode="after")
+    def _retention_outlasts_the_dialog_timeout(self) -> DialogSettings:
+        """A chat is never purged while its pending step could still be answered."""
+        if self.retention_dialog_days * 86400 <= self.dialog_timeout_seconds:
+            raise ValueError("RATTACHER_RETENTION_DIALOG_DAYS must be longer than RATTACHER_DIALOG_TIMEOUT_SECONDS")
+        return self

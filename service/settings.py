@@ -85,6 +85,18 @@ class ServiceSettings(BaseSettings):
     relay_retention_hours: float = Field(default=168.0, ge=0)
     relay_purge_batch_size: int = Field(default=1000, ge=1)
 
+    # Personal data retention (docs/privacy.md), applied by `rattacher purge` and, in `rattacher run`, every
+    # purge_interval_minutes. Counted from when a row stopped being needed; what is still needed is never purged.
+    retention_session_days: int = Field(default=30, ge=1, le=3650, description="after a session expired or ended")
+    retention_ticket_days: int = Field(default=30, ge=1, le=3650, description="after a ticket expired")
+    retention_throttle_days: int = Field(default=30, ge=1, le=3650, description="after the last failure (not locks)")
+    retention_requester_failure_hours: int = Field(default=24, ge=1, le=24 * 3650, description="after the failure")
+    retention_escalation_days: int = Field(default=180, ge=1, le=3650, description="after it ended, with its messages")
+    retention_audit_days: int = Field(default=365, ge=1, le=3650, description="audit events, after they happened")
+    retention_merge_days: int = Field(default=90, ge=1, le=3650, description="merge receipts (idempotent retries)")
+    purge_batch_size: int = Field(default=500, ge=1, le=10000, description="rows deleted per transaction")
+    purge_interval_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60, description="`rattacher run` purges")
+
     helpdesk_hours: str = Field(
         default="mon-fri 09:00-18:00",
         description='when agents answer, e.g. "mon-fri 09:00-18:00; sat 09:00-12:00" (French public holidays closed)',

@@ -132,11 +132,17 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
 async def serve_service_and_bot(
     service_settings: ServiceSettings, settings: TelegramSettings, host: str, port: int, stop: asyncio.Event
 ) -> None:
-    """The service on host:port, the outbox relay, and the bot polling the service, in one process."""
+    """The service on host:port, the outbox relay, the retention purge and the polling bot, in one process."""
+    from bot.purge import purging_periodically
+    from conversations.settings import DialogSettings
     from service.relay.runner import running_relay
     from service.runner import running_service
 
-    async with running_service(service_settings, host=host, port=port) as service_url, running_relay(service_settings):
+    async with (
+        running_service(service_settings, host=host, port=port) as service_url,
+        running_relay(service_settings),
+        purging_periodically(service_settings, DialogSettings()),
+    ):
         logging.getLogger(__name__).info("Account service listening on %s", service_url)
         bot_settings = settings.model_copy(
             update={

@@ -331,7 +331,11 @@ async def purge(session: AsyncSession, cutoff: dt.datetime, batch: int) -> int:
     """Delete one batch of events published before `cutoff`, with their delivery rows; how many."""
     ids = list(
         await session.scalars(
-            select(OutboxEvent.id).where(OutboxEvent.published_at < cutoff).order_by(OutboxEvent.id).limit(batch)
+            select(OutboxEvent.id)
+            .where(OutboxEvent.published_at < cutoff)
+            .order_by(OutboxEvent.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)  # beside `rattacher purge` (service/retention.py): disjoint batches
         )
     )
     if ids:
