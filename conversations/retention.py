@@ -88,9 +88,7 @@ async def _free_chats(connection: AsyncConnection, keys: list[str]) -> list[str]
     for start in range(0, len(keys), ADVISORY_LOCKS_PER_STATEMENT):
         chunk = keys[start : start + ADVISORY_LOCKS_PER_STATEMENT]
         taken = (
-            await connection.execute(
-                select(*(func.pg_try_advisory_xact_lock(advisory_lock_key(key)) for key in chunk))
-            )
+            await connection.execute(select(*(func.pg_try_advisory_xact_lock(advisory_lock_key(key)) for key in chunk)))
         ).one()
         free += [key for key, got in zip(chunk, taken, strict=True) if got]
     return free

@@ -11,9 +11,9 @@ import asyncio
 import functools
 from typing import Literal
 
+from aiohttp import web
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError

@@ -59,7 +59,9 @@ async def test_not_ready_when_postgresql_does_not_answer(hasher: CredentialHashe
     assert await probe(settings, hasher, "/healthz") == (200, {"status": "ok"})
 
 
-async def test_not_ready_when_the_sqlite_file_cannot_be_opened(hasher: CredentialHasher, tmp_path: pathlib.Path) -> None:
+async def test_not_ready_when_the_sqlite_file_cannot_be_opened(
+    hasher: CredentialHasher, tmp_path: pathlib.Path
+) -> None:
     directory = tmp_path / "a-directory"
     directory.mkdir()
     settings = ServiceSettings(_env_file=None, database_url=f"sqlite+aiosqlite:///{directory}")
