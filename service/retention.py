@@ -40,6 +40,7 @@ from service.models import (
 )
 from service.settings import ServiceSettings
 
+SCHOOL_CLIENT_ACTIONS = "school_client."  # service/school_clients.py
 ENDED_ESCALATION_STATES = (EscalationState.CLOSED, EscalationState.WITHDRAWN, EscalationState.HANDED_BACK)
 
 Conditions = Callable[[dt.datetime, ServiceSettings], list[ColumnElement[bool]]]
@@ -102,7 +103,19 @@ def _escalations(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElem
 
 
 def _audit_events(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElement[bool]]:
-    return [AuditEvent.at < now - _days(settings.retention_audit_days)]
+    """What was done to or for parents (logins, merges, links, helpdesk actions), by the bot, agents, schools."""
+    return [
+        AuditEvent.at < now - _days(settings.retention_audit_days),
+        ~AuditEvent.action.startswith(SCHOOL_CLIENT_ACTIONS, autoescape=True),
+    ]
+
+
+def _school_client_audit(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElement[bool]]:
+    """The operator's management of school clients (created, token rotated, revoked): who could act, and when."""
+    return [
+        AuditEvent.at < now - _days(settings.retention_school_client_audit_days),
+        AuditEvent.action.startswith(SCHOOL_CLIENT_ACTIONS, autoescape=True),
+    ]
 
 
 def _merges(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElement[bool]]:
@@ -128,6 +141,7 @@ KINDS: tuple[Kind, ...] = (
         children=(Child(HelpdeskMessage, HelpdeskMessage.escalation_id),),
     ),
     Kind("audit_events", AuditEvent, AuditEvent.id, _audit_events),
+    Kind("school_client_audit", AuditEvent, AuditEvent.id, _school_client_audit),
     Kind("merges", Merge, Merge.id, _merges),
     Kind(
         "outbox_events",

@@ -93,6 +93,9 @@ class ServiceSettings(BaseSettings):
     retention_requester_failure_hours: int = Field(default=24, ge=1, le=24 * 3650, description="after the failure")
     retention_escalation_days: int = Field(default=180, ge=1, le=3650, description="after it ended, with its messages")
     retention_audit_days: int = Field(default=365, ge=1, le=3650, description="audit events, after they happened")
+    retention_school_client_audit_days: int = Field(
+        default=1095, ge=1, le=3650, description="audit of school clients' creation, rotation, revocation"
+    )
     retention_merge_days: int = Field(default=90, ge=1, le=3650, description="merge receipts (idempotent retries)")
     purge_batch_size: int = Field(default=500, ge=1, le=10000, description="rows deleted per transaction")
     purge_interval_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60, description="`rattacher run` purges")

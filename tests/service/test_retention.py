@@ -147,6 +147,8 @@ async def seed(context: ServiceContext) -> dict[str, int]:
         # audit events: 365 days; merge receipts: 90 days
         rows.add(AuditEvent(at=START - days(365) - SECOND, action="old", actor="x", account_id=None, details={}))
         rows.add(AuditEvent(at=START - days(365) + SECOND, action="kept", actor="x", account_id=None, details={}))
+        for action, age in (("school_client.revoked", days(1095) + SECOND), ("school_client.created", days(1094))):
+            rows.add(AuditEvent(at=START - age, action=action, actor="operator", account_id=None, details={}))
         for name, age in (("merge-old", days(90) + SECOND), ("merge-kept", days(90) - SECOND)):
             rows.add(
                 Merge(
@@ -198,6 +200,7 @@ async def seed(context: ServiceContext) -> dict[str, int]:
         "requester_failures": 1,
         "escalations": 3,
         "audit_events": 1,
+        "school_client_audit": 1,
         "merges": 1,
         "outbox_events": 1,
     }
@@ -235,6 +238,8 @@ async def test_the_purge_deletes_what_is_past_its_period_and_nothing_else(
     assert await count(context, HelpdeskMessage) == 0
     assert await names(context, AuditEvent.action) >= {"kept"}
     assert "old" not in await names(context, AuditEvent.action)
+    assert "school_client.created" in await names(context, AuditEvent.action)
+    assert "school_client.revoked" not in await names(context, AuditEvent.action)
     assert await names(context, Merge.idempotency_key) == {"merge-kept"}
     assert {payload["name"] for payload in await names_of_payloads(context)} == {"published-kept", "undelivered"}
     assert await names(context, RelayDelivery.state) == {"pending"}
