@@ -224,7 +224,8 @@ def _bad_agent_header(message: str) -> ServiceError:
 
 def parse_parameters(model: type[ModelT], values: Mapping[str, str], location: str) -> ModelT:
     """Path or query parameters validated by their model; a failure is located (`["query", "after"]`)."""
-    present = {name: values[name] for name in model.model_fields if name in values}
+    names = (field.alias or name for name, field in model.model_fields.items())
+    present = {name: values[name] for name in names if name in values}
     try:
         return model.model_validate(present)
     except ValidationError as error:

@@ -77,7 +77,9 @@ def upgrade() -> None:
         sa.Column("merged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("escalation_reason", sa.String(length=100), nullable=True),
-        sa.ForeignKeyConstraint(["handoff_id"], ["handoff_links.id"], name=op.f("fk_journeys_handoff_id_handoff_links")),
+        sa.ForeignKeyConstraint(
+            ["handoff_id"], ["handoff_links.id"], name=op.f("fk_journeys_handoff_id_handoff_links")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journeys")),
     )
     op.create_index("ix_journeys_requester_started", "journeys", ["requester_key", "started_at"], unique=False)
