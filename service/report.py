@@ -82,7 +82,7 @@ async def funnel_report(context: ServiceContext, first_day: dt.date, last_day: d
             )
             .group_by(Escalation.id, Escalation.created_at)
         )
-        answer_waits = [answered - created for created, answered in first_answers.tuples()]
+        answer_waits = [answered - created for created, answered in first_answers.all()]
     abandoned = Counter(
         last_stage(journey)
         for journey in journeys

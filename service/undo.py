@@ -197,7 +197,7 @@ async def _plan(session: AsyncSession, merge: Merge) -> _Plan:
                     GuardianLink.student_id.in_([change.student_id for change in changes]),
                 )
             )
-        ).tuples()
+        )
     )
     conflicts += [_link_conflict(change, target_roles.get(change.student_id)) for change in changes]
     return _Plan(merge, source, target, changes, source_students, [item for item in conflicts if item])
@@ -254,7 +254,7 @@ async def _lock_accounts(session: AsyncSession, merge: Merge, now: dt.datetime) 
 async def _reverse_links(session: AsyncSession, plan: _Plan, now: dt.datetime) -> int:
     """Take back the links the merge added, restore the roles it changed; publish each; how many links return."""
     uais = await school_uais(session, list(plan.source_students))
-    ines = dict((await session.execute(select(Student.id, Student.ine).where(Student.id.in_(list(uais))))).tuples())
+    ines = dict((await session.execute(select(Student.id, Student.ine).where(Student.id.in_(list(uais))))))
     merge_id = plan.merge.id
     for change in plan.changes:
         where = (GuardianLink.account_id == plan.target.id, GuardianLink.student_id == change.student_id)
@@ -288,7 +288,7 @@ async def _reverse_links(session: AsyncSession, plan: _Plan, now: dt.datetime) -
         select(GuardianLink.student_id, GuardianLink.legal_guardian).where(GuardianLink.account_id == plan.source.id)
     )
     returned = 0
-    for student_id, legal_guardian in sorted(source_links.tuples()):
+    for student_id, legal_guardian in sorted(source_links):
         publish(
             session,
             now,
