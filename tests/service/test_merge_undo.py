@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from service.models import Account, AuditEvent, GuardianLink, MergeLink, OutboxEvent, Student
+from service.models import Account, AuditEvent, GuardianLink, MergeLink, OutboxEvent, Student, Ticket
 from tests.service.conftest import Api, FakeClock
 from tests.service.test_handoffs import SUPERVISOR, ZOE, as_agent
 
@@ -215,8 +215,18 @@ async def test_undo_is_refused_when_the_target_was_merged_since_or_the_source_ch
     assert await conflict_codes(api, merged["merge_id"]) == ["source_links_changed"]
 
 
-async def test_a_merge_recorded_before_undo_existed_is_refused_with_its_own_code(api, context) -> None:
+async def test_a_merge_recorded_before_undo_existed_is_read_from_its_answer_and_ticket(api, context) -> None:
+    merged = await merge_nadia(api)
+    async with context.transaction() as session:
+        await session.execute(delete(MergeLink).where(MergeLink.merge_id == merged["merge_id"]))
+    status, undone = await undo(api, merged["merge_id"])
+    assert status == 200, undone
+    assert await links(context, "n.bernard") == [("070000005YB", True)]
+
+
+async def test_a_merge_recorded_before_undo_without_its_ticket_is_refused_with_its_own_code(api, context) -> None:
     merged = await merge_c_martin7(api)
     async with context.transaction() as session:
         await session.execute(delete(MergeLink).where(MergeLink.merge_id == merged["merge_id"]))
+        await session.execute(update(Ticket).where(Ticket.kind == "merge").values(children=[]))
     assert await conflict_codes(api, merged["merge_id"]) == ["merge_recorded_before_undo"]
