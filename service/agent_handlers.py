@@ -205,7 +205,8 @@ async def funnel_report(request: web.Request) -> web.Response:
 async def account_history(request: web.Request) -> web.Response:
     """Agent: an account's children, merges (and whether each can be undone) and audit; reading it is audited."""
     identifier = path_parameters(request, AccountPath).identifier
-    found = await undo.account_history(_context(request), identifier, _agent(request))
+    viewer = _agent(request)
+    found = await undo.account_history(_context(request), identifier, viewer)
     account = found.account
     body = {
         "identifier": account.identifier,
@@ -220,7 +221,7 @@ async def account_history(request: web.Request) -> web.Response:
                 "other_identifier": item.other_identifier,
                 "at": item.merge.created_at,
                 "undone_at": item.merge.undone_at,
-                "undone_by": item.merge.undone_by,
+                "undone_by": undo.shown_actor(item.merge.undone_by, viewer),
                 "undo_reason": item.merge.undo_reason,
                 "can_undo": item.refusal is None,
                 "undo_refusal": item.refusal,
@@ -228,7 +229,12 @@ async def account_history(request: web.Request) -> web.Response:
             for item in found.merges
         ],
         "audit": [
-            {"at": event.at, "action": event.action, "actor": event.actor, "details": undo.shown_details(event.details)}
+            {
+                "at": event.at,
+                "action": event.action,
+                "actor": undo.shown_actor(event.actor, viewer),
+                "details": undo.shown_details(event.details),
+            }
             for event in found.audit
         ],
     }

@@ -44,6 +44,7 @@ from service.relay.events import role_of
 AUDIT_LIMIT = 100
 MERGE_LIMIT = 100
 # Audit details safe to show agents (never a secret: the audit holds none, this is defence in depth).
+AGENT_ACTOR_PREFIX = "agent:"
 HIDDEN_DETAILS = frozenset({"password", "temporary_password", "token", "ticket"})
 
 
@@ -104,6 +105,13 @@ async def account_history(context: ServiceContext, identifier: str, agent: Agent
         )
         audit(session, now, "account.viewed", agent.actor, account.id)
     return AccountHistory(account, merged_into.identifier if merged_into else None, children, merges, events)
+
+
+def shown_actor(actor: str | None, viewer: Agent) -> str | None:
+    """Who acted, as an agent may see it: `agent:you` for the viewer, `agent` for any other agent (never a subject)."""
+    if actor is None or not actor.startswith(AGENT_ACTOR_PREFIX):
+        return actor
+    return "agent:you" if actor == viewer.actor else "agent"
 
 
 def shown_details(details: dict[str, Any]) -> dict[str, Any]:

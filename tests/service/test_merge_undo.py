@@ -119,7 +119,11 @@ async def test_undo_reopens_the_source_takes_back_the_moved_links_and_records_wh
     assert all(details["reason"] == REASON for _, details in undo_audits)
     _, history = await as_agent(api, "GET", "/v1/helpdesk/accounts/c.martin")
     [merge] = history["merges"]
-    assert merge["undone_by"] == "agent:oidc|sam-3" and merge["undo_reason"] == REASON
+    assert merge["undone_by"] == "agent" and merge["undo_reason"] == REASON  # another agent: never the subject
+    assert all("sam-3" not in str(event["actor"]) for event in history["audit"])
+    _, own = await as_agent(api, "GET", "/v1/helpdesk/accounts/c.martin", agent=SUPERVISOR)
+    assert own["merges"][0]["undone_by"] == "agent:you"
+    assert "agent:you" in {event["actor"] for event in own["audit"]}
     assert (merge["can_undo"], merge["undo_refusal"]) == (False, "merge_already_undone")
     status, again = await undo(api, merged["merge_id"])
     assert (status, again["error"]["code"]) == (409, "merge_already_undone")
