@@ -96,13 +96,26 @@ def test_the_wheel_holds_every_source_migration_catalog_and_fixture(installed: I
     expected = {
         path.relative_to(ROOT).as_posix().replace("locales/", "rattacher_locales/", 1)
         for package in ("bot", "conversations", "service", "locales")
-        for pattern in ("*.py", "*.mako", "*.ini", "*.json", "*.po")
+        for pattern in (
+            "*.py",
+            "*.mako",
+            "*.ini",
+            "*.json",
+            "*.po",
+            "*.html",
+            "*.css",
+            "*.js",
+            "*.woff",
+            "*.woff2",
+            "*.svg",
+        )
         for path in (ROOT / package).rglob(pattern)
         if "__pycache__" not in path.parts
     }
     assert expected <= shipped, f"missing from the wheel: {sorted(expected - shipped)}"
     assert {"service/migrations/script.py.mako", "conversations/migrations/script.py.mako"} <= shipped
     assert {f"rattacher_locales/{language}/LC_MESSAGES/messages.po" for language in ("fr", "en")} <= shipped
+    assert {"bot/console/static/dsfr/LICENSE.md", "bot/console/static/dsfr/dsfr.min.css"} <= shipped
 
 
 def test_the_installed_package_is_the_wheel_not_the_source_tree(installed: Installed, tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 def register(subparsers: Any) -> None:
     """Add `console` to the `rattacher` command's sub-parsers."""
-    console = subparsers.add_parser("console", help="the agents' web console alone, against RATTACHER_CONSOLE_SERVICE_URL")
+    console = subparsers.add_parser(
+        "console", help="the agents' web console alone, against RATTACHER_CONSOLE_SERVICE_URL"
+    )
     console.add_argument("--host", default=None, help="interface (default: RATTACHER_CONSOLE_HOST)")
     console.add_argument("--port", type=int, default=None, help="port (default: RATTACHER_CONSOLE_PORT)")
     console.set_defaults(handler=run_console)
@@ -96,7 +98,7 @@ async def demo_console(service_url: str, agent_token: str) -> AsyncIterator[str]
     async with contextlib.AsyncExitStack() as stack:
         for port in (DEMO_PORT, 0):
             settings = ConsoleSettings(
-                _env_file=None,
+                _env_file=None,  # type: ignore[call-arg]
                 service_url=service_url,
                 agent_token=SecretStr(agent_token),
                 host="127.0.0.1",

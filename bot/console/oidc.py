@@ -141,9 +141,14 @@ class OidcClient:
             "redirect_uri": self.settings.redirect_uri,
             "code_verifier": sign_in.code_verifier,
         }
-        headers = {"Accept": "application/json", "Authorization": basic_authorization(self.client_id, self.client_secret)}
+        headers = {
+            "Accept": "application/json",
+            "Authorization": basic_authorization(self.client_id, self.client_secret),
+        }
         try:
-            async with self.session.post((await self.metadata())["token_endpoint"], data=form, headers=headers) as response:
+            async with self.session.post(
+                (await self.metadata())["token_endpoint"], data=form, headers=headers
+            ) as response:
                 body = await response.json(content_type=None)
                 if response.status != 200 or not isinstance(body, dict):
                     logger.warning("token endpoint refused the code: %s", response.status)
@@ -242,13 +247,18 @@ def _claim_values(value: Any) -> set[str]:
 def identity_from(claims: dict[str, Any], decision: Decision) -> AgentIdentity:
     """The agent as the service will know them: subject from `sub`, first name for display only."""
     return AgentIdentity(
-        subject=service_subject(str(claims["sub"])), first_name=first_name(claims, decision.email), supervisor=decision.supervisor
+        subject=service_subject(str(claims["sub"])),
+        first_name=first_name(claims, decision.email),
+        supervisor=decision.supervisor,
     )
 
 
 def first_name(claims: dict[str, Any], email: str | None) -> str:
     """given_name, else the first word of name, else the e-mail's local part; ≤ 50 characters, one line."""
-    for candidate in (claims.get("given_name"), (claims.get("name") or "").split(" ")[0] if isinstance(claims.get("name"), str) else None):
+    for candidate in (
+        claims.get("given_name"),
+        (claims.get("name") or "").split(" ")[0] if isinstance(claims.get("name"), str) else None,
+    ):
         if isinstance(candidate, str) and candidate.strip():
             return _clean(candidate)
     if email:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +101,7 @@ class ConsoleServiceClient:
 
     async def stream_events(
         self, path: str, agent: AgentIdentity, *, last_event_id: str | None = None
-    ) -> AsyncIterator[ServiceEvent]:
+    ) -> AsyncGenerator[ServiceEvent, None]:
         """The service's text/event-stream at `path`, event by event (keep-alive comments as event ``""``)."""
         headers = self.headers(agent) | {"Accept": "text/event-stream"}
         if last_event_id:
@@ -145,13 +145,16 @@ def _error_from(status: int, body: Any) -> ServiceError:
     """ServiceError from the service's error body ({"error": {"code", "message", "details"}})."""
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        return ServiceError(status, str(error.get("code", "unknown")), error.get("details"), str(error.get("message", "")))
+        return ServiceError(
+            status, str(error.get("code", "unknown")), error.get("details"), str(error.get("message", ""))
+        )
     return ServiceError(status, "unknown")
 
 
 async def _parse_event_stream(content: aiohttp.StreamReader) -> AsyncIterator[ServiceEvent]:
     """Server-sent events, per the HTML standard's parsing rules (data lines joined, comments as keep-alives)."""
-    event, data, event_id = "message", [], None
+    event, event_id = "message", None
+    data: list[str] = []
     async for raw in content:
         line = raw.decode("utf-8").rstrip("\r\n")
         if not line:

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 CommaList = Annotated[list[str], NoDecode]
@@ -55,7 +54,9 @@ class ConsoleSettings(BaseSettings):
     supervisor_email_domains: CommaList = Field(default_factory=list)
     supervisor_claim_values: CommaList = Field(default_factory=list)
 
-    session_secret: SecretStr | None = None  # ≥ 32 characters; unset: a random one per process (sessions die on restart)
+    session_secret: SecretStr | None = (
+        None  # ≥ 32 characters; unset: a random one per process (sessions die on restart)
+    )
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=10, ge=1, le=7 * 24)
     queue_refresh_seconds: float = Field(default=5.0, ge=1, le=300)

@@ -6,18 +6,16 @@ import datetime as dt
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
 import jinja2
 from aiohttp import web
 
+from bot.console.oidc import OidcClient
 from bot.console.service_client import AgentIdentity, ConsoleServiceClient, ServiceError
 from bot.console.sessions import SESSION_COOKIE, Clock, CookieCodec, Session
 from bot.console.settings import ConsoleSettings
-
-if TYPE_CHECKING:
-    from bot.console.oidc import OidcClient
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +23,8 @@ SETTINGS_KEY = web.AppKey("console_settings", ConsoleSettings)
 SERVICE_KEY = web.AppKey("console_service", ConsoleServiceClient)
 TEMPLATES_KEY = web.AppKey("console_templates", jinja2.Environment)
 COOKIES_KEY = web.AppKey("console_cookies", CookieCodec)
-CLOCK_KEY = web.AppKey("console_clock", Clock)
-OIDC_KEY = web.AppKey("console_oidc", "OidcClient")
+CLOCK_KEY: web.AppKey[Clock] = web.AppKey("console_clock")
+OIDC_KEY: web.AppKey[OidcClient] = web.AppKey("console_oidc")
 
 SESSION_KEY = web.RequestKey("console_session", Session)
 SESSION_CHANGED_KEY = web.RequestKey("console_session_changed", bool)
@@ -281,7 +279,9 @@ def navigation(agent: AgentIdentity | None) -> list[tuple[str, str]]:
     return links
 
 
-def render(request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200) -> web.Response:
+def render(
+    request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
     """The template rendered with the page context, as an HTML response."""
     return web.Response(
         text=render_text(request, template, context), status=status, content_type="text/html", charset="utf-8"

@@ -131,10 +131,9 @@ async def serve_service_and_bot(
     service_settings: ServiceSettings, settings: TelegramSettings, host: str, port: int, stop: asyncio.Event
 ) -> None:
     """The service on host:port, the outbox relay, the agents' console, and the bot polling the service."""
+    from bot.console.cli import console_beside
     from service.relay.runner import running_relay
     from service.runner import running_service
-
-    from bot.console.cli import console_beside
 
     async with (
         running_service(service_settings, host=host, port=port) as service_url,

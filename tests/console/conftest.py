@@ -73,7 +73,9 @@ class RunningService:
         async with self.http.request(method, self.url + path, json=body, headers=headers) as response:
             return response.status, await response.json(content_type=None)
 
-    async def agent(self, method: str, path: str, body: Any = None, *, x_agent: str = "sub=t%7C1&name=Marc") -> tuple[int, Any]:
+    async def agent(
+        self, method: str, path: str, body: Any = None, *, x_agent: str = "sub=t%7C1&name=Marc"
+    ) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {AGENT_TOKEN}", "X-Agent": x_agent}
         async with self.http.request(method, self.url + path, json=body, headers=headers) as response:
             return response.status, await response.json(content_type=None)
@@ -181,7 +183,9 @@ def oidc_console_settings(service: RunningService, oidc_provider: Provider) -> C
 
 
 @pytest.fixture
-async def console(start_console: Callable[..., Awaitable[ConsoleSettings]], oidc_console_settings: ConsoleSettings) -> ConsoleSettings:
+async def console(
+    start_console: Callable[..., Awaitable[ConsoleSettings]], oidc_console_settings: ConsoleSettings
+) -> ConsoleSettings:
     """A running console signing agents in with the test provider."""
     return await start_console(oidc_console_settings)
 
@@ -253,10 +257,12 @@ async def user_agent() -> AsyncIterator[Callable[[str], Browser]]:
         await http.close()
 
 
-async def sign_in_with_provider(agent: Browser, provider: Provider, subject: str, claims: dict[str, Any]) -> tuple[int, str, str]:
+async def sign_in_with_provider(
+    agent: Browser, provider: Provider, subject: str, claims: dict[str, Any]
+) -> tuple[int, str, str]:
     """The whole OpenID Connect round trip as a browser makes it: console → provider's form → console."""
     await provider.set_user(subject, claims)
-    status, body, url = await agent.get("/signin/start")
+    status, _body, url = await agent.get("/signin/start")
     assert status == 200 and url.startswith(provider.issuer), (status, url)
     return await agent.request("POST", url, data={"sub": subject})
 
@@ -339,7 +345,9 @@ async def assert_accessible(page: Any) -> None:
     assert not violations, f"accessibility violations on {page.url}:\n" + "\n".join(violations)
 
 
-async def browser_sign_in(page: Any, console: ConsoleSettings, provider: Provider, subject: str, claims: dict[str, Any]) -> None:
+async def browser_sign_in(
+    page: Any, console: ConsoleSettings, provider: Provider, subject: str, claims: dict[str, Any]
+) -> None:
     """Sign in through the provider's real authorization form in the browser."""
     await provider.set_user(subject, claims)
     await page.goto(console.public_url + "/")

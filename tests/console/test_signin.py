@@ -66,15 +66,19 @@ async def test_a_forged_state_or_a_replayed_callback_is_refused(
 ) -> None:
     agent = user_agent(console.public_url)
     await oidc_provider.set_user("zoe-1", ZOE)
-    status, _body, url = await agent.get("/signin/start")
-    status, _body, callback = await agent.request("POST", url, data={"sub": "zoe-1"}, follow=False)
+    _status, _body, authorize = await agent.get("/signin/start")
+    status, _body, _url = await agent.request("POST", authorize, data={"sub": "zoe-1"}, follow=False)
     assert status == 302
-    location = callback
-    # The provider answered with a redirect; replay it with another state.
-    _status, _body, _url = await agent.get("/signin/start")
-    forged = await agent.get("/auth/callback?code=abc&state=forged")
-    assert forged[0] == 400 and "Connexion interrompue" in forged[1]
-    assert location
+    async with agent.http.post(authorize, data={"sub": "zoe-1"}, allow_redirects=False) as answer:
+        callback = answer.headers["Location"]
+    forged = callback.replace("state=", "state=forged", 1)
+    status, body, _url = await agent.get(forged)
+    assert status == 400 and "Connexion interrompue" in body
+    status, body, url = await agent.get(callback)
+    assert (status, url) == (200, console.public_url + "/"), "the genuine answer still works once"
+    other = user_agent(console.public_url)
+    status, body, _url = await other.get(callback)
+    assert status == 400, "another browser cannot replay the answer (no sign-in cookie)"
 
 
 async def test_an_idle_session_expires_and_the_agent_signs_in_again(
@@ -133,11 +137,13 @@ async def test_the_demo_sign_in_is_marked_and_refused_outside_localhost(
         console_settings_for("http://127.0.0.1:1", demo_sign_in=True, public_url="https://console.example.fr")
 
 
-async def test_signing_out_ends_the_session(demo_console: ConsoleSettings, user_agent: Callable[[str], Browser]) -> None:
+async def test_signing_out_ends_the_session(
+    demo_console: ConsoleSettings, user_agent: Callable[[str], Browser]
+) -> None:
     agent = user_agent(demo_console.public_url)
     await demo_sign_in(agent)
     token = await agent.csrf("/")
-    status, body, url = await agent.post("/signout", {"csrf_token": token})
+    _status, body, url = await agent.post("/signout", {"csrf_token": token})
     assert url == demo_console.public_url + "/signin" and "Vous êtes déconnecté" in body
     assert (await agent.get("/"))[2].startswith(demo_console.public_url + "/signin")
 

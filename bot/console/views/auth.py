@@ -94,7 +94,10 @@ async def callback(request: web.Request) -> web.Response:
         )
     if request.query.get("error") or not code:
         raise error_page(
-            request, 403, "Connexion annulée", "Le fournisseur d’identité n’a pas confirmé votre connexion. Recommencez."
+            request,
+            403,
+            "Connexion annulée",
+            "Le fournisseur d’identité n’a pas confirmé votre connexion. Recommencez.",
         )
     try:
         claims = await request.app[OIDC_KEY].claims(code, sign_in, now(request))
@@ -130,7 +133,9 @@ async def demo_signin(request: web.Request) -> web.Response:
     form = await request.post()
     check_csrf(request, form)
     if not demo_allowed(request):
-        raise error_page(request, 403, "Accès refusé", "La connexion locale n’existe qu’en démonstration, sur cet ordinateur.")
+        raise error_page(
+            request, 403, "Accès refusé", "La connexion locale n’existe qu’en démonstration, sur cet ordinateur."
+        )
     first_name = " ".join(str(form.get("first_name", "")).split())[:MAX_FIRST_NAME_LENGTH] or "Zoé"
     subject = DEMO_SUBJECT_PREFIX + "".join(c for c in first_name.lower() if c.isascii() and c.isalnum())[:40]
     agent = AgentIdentity(subject=subject, first_name=first_name, supervisor=form.get("supervisor") == "1")

@@ -181,7 +181,12 @@ async def conversation_events(request: web.Request) -> web.StreamResponse:
         status = 404 if error.status == 404 else 503
         raise _stream_error(status) from None
     response = web.StreamResponse(
-        headers={**SECURITY_HEADERS, "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        headers={
+            **SECURITY_HEADERS,
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
     )
     await response.prepare(request)
     try:
