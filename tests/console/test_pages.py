@@ -52,7 +52,7 @@ async def test_the_console_relays_the_parents_lines_as_server_sent_events(
     agent = user_agent(demo_console.public_url)
     await demo_sign_in(agent)
     page = f"/escalations/{created['escalation_id']}"
-    _status, body, _url = await agent.post(page + "/claim", {"csrf_token": await agent.csrf("/")})
+    _status, _body, _url = await agent.post(page + "/claim", {"csrf_token": await agent.csrf("/")})
     events_url = demo_console.public_url + page + "/events"
     async with agent.http.get(events_url, headers={"Last-Event-ID": "0"}) as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")

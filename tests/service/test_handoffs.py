@@ -10,9 +10,11 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from service import journeys, parents
 from service.models import HandoffLink, Journey
+from service.throttling import Caller
 from tests.service.conftest import AGENT_TOKEN, Api, FakeClock
 
 ZOE = {"sub": "oidc|zoe-1", "name": "Zoé"}
@@ -191,3 +193,20 @@ async def test_the_report_and_undo_are_for_supervisors_only(api) -> None:
     repeated = "sub=a&name=A&role=agent&role=supervisor"
     headers = {"Authorization": f"Bearer {AGENT_TOKEN}", "X-Agent": repeated}
     assert (await api.client.get("/v1/helpdesk/queue", headers=headers)).status == 422
+
+
+async def test_recording_a_stage_costs_one_update_of_the_journeys_table(demo_database, context) -> None:
+    await journeys.start_journey(context, "telegram", "42", "fr")
+    engine = context.sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await parents.log_in(context, "c.martin", "Soleil-Bleu-2026", Caller(client="bot", requester="telegram:42"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    touching = [statement for statement in statements if "journeys" in statement]
+    assert len(touching) == 1 and touching[0].lstrip().upper().startswith("UPDATE"), touching
