@@ -250,10 +250,10 @@ def safe_next(target: str | None) -> str:
     return target if not parts.scheme and not parts.netloc else "/"
 
 
-def page_context(request: web.Request) -> dict[str, Any]:
+def page_context(request: web.Request, *, consume_flashes: bool = True) -> dict[str, Any]:
     """What base.html needs: the agent, the CSRF token, the flashes (consumed), the navigation."""
     current = session(request)
-    flashes = list(current.flashes)
+    flashes = list(current.flashes) if consume_flashes else []
     if flashes:
         current.flashes = []
         session_changed(request)
@@ -280,17 +280,24 @@ def navigation(agent: AgentIdentity | None) -> list[tuple[str, str]]:
 
 
 def render(
-    request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+    request: web.Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+    fragment: bool = False,
 ) -> web.Response:
-    """The template rendered with the page context, as an HTML response."""
-    return web.Response(
-        text=render_text(request, template, context), status=status, content_type="text/html", charset="utf-8"
-    )
+    """The template rendered with the page context, as an HTML response (`fragment`: a piece of a page fetched by
+    JavaScript, which leaves the flash messages for the next page)."""
+    text = render_text(request, template, context, fragment=fragment)
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
 
-def render_text(request: web.Request, template: str, context: Mapping[str, Any] | None = None) -> str:
+def render_text(
+    request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, fragment: bool = False
+) -> str:
     """The template rendered with the page context."""
-    values = page_context(request) | dict(context or {})
+    values = page_context(request, consume_flashes=not fragment) | dict(context or {})
     return request.app[TEMPLATES_KEY].get_template(template).render(values)
 
 

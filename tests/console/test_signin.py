@@ -173,3 +173,86 @@ class MovableClock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+
+async def test_the_absolute_lifetime_ends_even_an_active_session(
+    service: RunningService,
+    oidc_console_settings: ConsoleSettings,
+    start_console: Callable[..., Awaitable[ConsoleSettings]],
+    oidc_provider: Provider,
+    user_agent: Callable[[str], Browser],
+) -> None:
+    settings = oidc_console_settings.model_copy(update={"session_idle_minutes": 30, "session_absolute_hours": 1})
+    clock = MovableClock()
+    console = await start_console(settings, clock=clock)
+    agent = user_agent(console.public_url)
+    assert (await sign_in_with_provider(agent, oidc_provider, "zoe-1", ZOE))[0] == 200
+    for _ in range(3):
+        clock.advance(minutes=20)
+        assert (await agent.get("/"))[2] == console.public_url + "/"
+    clock.advance(minutes=1)
+    assert (await agent.get("/"))[2].endswith("/signin?next=/&expired=1")
+
+
+async def test_an_issuer_without_a_discovery_document_gives_a_polite_503(
+    service: RunningService,
+    oidc_provider: Provider,
+    start_console: Callable[..., Awaitable[ConsoleSettings]],
+    user_agent: Callable[[str], Browser],
+) -> None:
+    elsewhere = oidc_provider.issuer + "/realms/wrong"  # no discovery document there
+    console = await start_console(
+        console_settings_for(
+            service.url,
+            oidc_issuer=elsewhere,
+            oidc_client_id="c",
+            oidc_client_secret="s",
+            agent_email_domains=["agents.example.fr"],
+        )
+    )
+    status, body, _url = await user_agent(console.public_url).get("/signin/start")
+    assert status == 503 and "Fournisseur d’identité indisponible" in body
+
+
+def test_settings_refuse_an_issuer_without_rules_or_client_and_plain_http_elsewhere_than_localhost() -> None:
+    base = {"oidc_client_id": "c", "oidc_client_secret": "s"}
+    with pytest.raises(ValueError, match="nobody could enter"):
+        ConsoleSettings(_env_file=None, oidc_issuer="https://idp.example.fr", **base)
+    with pytest.raises(ValueError, match="CLIENT_ID"):
+        ConsoleSettings(_env_file=None, oidc_issuer="https://idp.example.fr", agent_email_domains=["a.fr"])
+    with pytest.raises(ValueError, match="https"):
+        ConsoleSettings(_env_file=None, oidc_issuer="http://idp.example.fr", agent_email_domains=["a.fr"], **base)
+    with pytest.raises(ValueError, match="32 characters"):
+        ConsoleSettings(_env_file=None, session_secret="short")
+
+
+def test_rattacher_console_refuses_bad_settings_in_one_line_without_the_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("RATTACHER_CONSOLE_SESSION_SECRET", "tiny-secret")
+    monkeypatch.setenv("RATTACHER_CONSOLE_AGENT_TOKEN", "x" * 40)
+    assert main(["console", "--port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        error.startswith("rattacher: invalid setting RATTACHER_CONSOLE_SESSION_SECRET:") and "tiny-secret" not in error
+    )
+    monkeypatch.delenv("RATTACHER_CONSOLE_SESSION_SECRET")
+    monkeypatch.delenv("RATTACHER_CONSOLE_AGENT_TOKEN")
+    assert main(["console", "--port", "0"]) == 2
+    assert "RATTACHER_CONSOLE_AGENT_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_a_missing_browser_skips_locally_and_fails_under_require_browser(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from tests.console import conftest
+
+    monkeypatch.setattr(conftest, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv(conftest.REQUIRE_BROWSER, raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        conftest.require_browser()
+    monkeypatch.setenv(conftest.REQUIRE_BROWSER, "1")
+    with pytest.raises(pytest.fail.Exception, match="RATTACHER_REQUIRE_BROWSER=1"):
+        conftest.require_browser()

@@ -28,4 +28,4 @@ async def queue_rows(request: web.Request) -> web.Response:
         queue = await request.app[SERVICE_KEY].queue(agent)
     except ServiceError:
         raise web.HTTPServiceUnavailable(text="service_unavailable", content_type="text/plain") from None
-    return render(request, "queue_table.html", {"queue": queue})
+    return render(request, "queue_table.html", {"queue": queue}, fragment=True)
