@@ -18,6 +18,20 @@ REASONS = {
     "repeated_misunderstanding": "incompréhensions répétées",
     "other": "autre",
 }
+STEPS = {  # conversations.state.Step, as agents say it
+    "welcome": "accueil",
+    "login_identifier": "identifiant du compte à garder",
+    "login_password": "mot de passe du compte à garder",
+    "other_active_account": "autre compte actif",
+    "new_password": "nouveau mot de passe",
+    "new_password_again": "confirmation du mot de passe",
+    "my_children": "mes enfants",
+    "source_identifier": "identifiant de l’autre compte",
+    "source_password": "mot de passe de l’autre compte",
+    "confirm_source": "confirmation de l’autre compte",
+    "guardian": "représentant légal",
+    "choose_roles": "choix des rôles",
+}
 LANGUAGES = {"fr": "français", "en": "anglais"}
 STATES = {
     "waiting": "en attente",
@@ -101,6 +115,7 @@ def install(environment: jinja2.Environment) -> None:
     environment.filters["birth_date"] = birth_date
     environment.filters["time_only"] = time_only
     environment.filters["reason"] = lambda value: word(value, REASONS)
+    environment.filters["step"] = lambda value: word(value, STEPS)
     environment.filters["language"] = lambda value: word(value, LANGUAGES)
     environment.filters["state"] = lambda value: word(value, STATES)
     environment.filters["resume_point"] = lambda value: word(value, RESUME_POINTS)
