@@ -103,3 +103,7 @@ async def test_the_demo_sign_in_page_is_marked_and_accessible(
     await page.click("button:has-text('Entrer dans la console de démonstration')")
     await page.wait_for_selector("h1:has-text('File d’attente')")
     await assert_accessible(page)
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Aller au contenu", "the skip link comes first"
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "contenu"

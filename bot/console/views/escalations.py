@@ -189,6 +189,7 @@ async def conversation_events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    await response.write(b"retry: 1000\n\n")  # reconnect within a second when the service ends a stream
     try:
         if first is not None:
             await response.write(encode(first))
