@@ -310,17 +310,26 @@ async def browser() -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def new_page(browser: Any) -> AsyncIterator[Callable[[], Awaitable[Any]]]:
-    """New pages, each in its own context (its own cookies), French, desktop-sized."""
+    """New pages, each in its own context (its own cookies), French, desktop-sized; any script or style the Content
+    Security Policy blocks fails the test."""
     contexts: list[Any] = []
+    refused: list[str] = []
+
+    def watch(message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            refused.append(message.text)
 
     async def make() -> Any:
         context = await browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
         contexts.append(context)
-        return await context.new_page()
+        page = await context.new_page()
+        page.on("console", watch)
+        return page
 
     yield make
     for context in contexts:
         await context.close()
+    assert not refused, f"the Content Security Policy blocked something: {refused}"
 
 
 async def save_screenshot(page: Any, name: str) -> Path:
