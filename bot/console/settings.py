@@ -91,6 +91,14 @@ class ConsoleSettings(BaseSettings):
             raise ValueError("must be an absolute http(s):// URL")
         return url.rstrip("/")
 
+    @field_validator("public_url")
+    @classmethod
+    def _https_outside_localhost(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not is_loopback(parts.hostname):
+            raise ValueError("must be an https:// URL (plain http only on localhost): the session cookie is Secure")
+        return url
+
     @field_validator("oidc_issuer")
     @classmethod
     def _issuer_url(cls, url: str | None) -> str | None:

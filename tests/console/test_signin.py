@@ -222,6 +222,8 @@ def test_settings_refuse_an_issuer_without_rules_or_client_and_plain_http_elsewh
         ConsoleSettings(_env_file=None, oidc_issuer="https://idp.example.fr", agent_email_domains=["a.fr"])
     with pytest.raises(ValueError, match="https"):
         ConsoleSettings(_env_file=None, oidc_issuer="http://idp.example.fr", agent_email_domains=["a.fr"], **base)
+    with pytest.raises(ValueError, match="session cookie is Secure"):
+        ConsoleSettings(_env_file=None, public_url="http://console.example.fr")
     with pytest.raises(ValueError, match="32 characters"):
         ConsoleSettings(_env_file=None, session_secret="short")
 
