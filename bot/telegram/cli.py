@@ -132,7 +132,8 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
 async def serve_service_and_bot(
     service_settings: ServiceSettings, settings: TelegramSettings, host: str, port: int, stop: asyncio.Event
 ) -> None:
-    """The service on host:port, the outbox relay, the retention purge and the polling bot, in one process."""
+    """The service on host:port, the outbox relay, the retention purge, the agents' console and the polling bot."""
+    from bot.console.cli import console_beside
     from bot.purge import purging_periodically
     from conversations.settings import DialogSettings
     from service.relay.runner import running_relay
@@ -142,6 +143,7 @@ async def serve_service_and_bot(
         running_service(service_settings, host=host, port=port) as service_url,
         running_relay(service_settings),
         purging_periodically(service_settings, DialogSettings()),
+        console_beside(service_url, service_settings.agent_token),
     ):
         logging.getLogger(__name__).info("Account service listening on %s", service_url)
         bot_settings = settings.model_copy(
