@@ -12,13 +12,13 @@ from bot.console.page_models import Report
 FUNNEL_STAGES: tuple[tuple[str, str], ...] = (
     ("started", "Ont commencé"),
     ("logged_in", "Se sont connectés"),
-    ("preview_seen", "Ont vu l'aperçu"),
+    ("preview_seen", "Ont vu l’aperçu"),
     ("merged", "Ont rattaché leurs comptes"),
 )
 ABANDON_STAGES: dict[str, str] = {
     "started": "Après le début",
     "logged_in": "Après la connexion",
-    "preview_seen": "Après l'aperçu",
+    "preview_seen": "Après l’aperçu",
     "escalated": "Après la demande de conseiller",
 }
 REASONS: dict[str, str] = {
@@ -105,13 +105,13 @@ def report_rows(report: Report) -> list[Row]:
     for key in sorted(report.escalated_by_reason.keys() - REASONS.keys()):
         rows.append(Row("conseiller", key, key, report.escalated_by_reason[key], None))
     rows.append(
-        Row("durées", "median_seconds_to_merge", "Durée médiane jusqu'au rattachement", report.median_seconds_to_merge)
+        Row("durées", "median_seconds_to_merge", "Durée médiane jusqu’au rattachement", report.median_seconds_to_merge)
     )
     rows.append(
         Row(
             "durées",
             "median_seconds_to_first_answer",
-            "Durée médiane jusqu'à la première réponse d'un conseiller",
+            "Durée médiane jusqu’à la première réponse d’un conseiller",
             report.median_seconds_to_first_answer,
         )
     )

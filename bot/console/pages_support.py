@@ -40,7 +40,7 @@ def day(value: date | None) -> str:
 
 
 def today_in_paris() -> date:
-    """Today's date in Paris (the report's days are Paris days)."""
+    """Today’s date in Paris (the report's days are Paris days)."""
     return datetime.now(PARIS).date()
 
 
@@ -87,7 +87,7 @@ async def call_service(
 
 
 async def read_form(request: web.Request) -> dict[str, str]:
-    """The posted form's text fields, after the CSRF check."""
+    """The posted form’s text fields, after the CSRF check."""
     form = await request.post()
     check_csrf(request, form)
     return {key: value for key, value in form.items() if isinstance(value, str)}

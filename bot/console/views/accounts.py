@@ -26,7 +26,7 @@ IDENTIFIER_LIMIT = 64
 REASON_MIN, REASON_MAX = 10, 500
 STATUSES = {
     "active": "Actif",
-    "pending": "En attente d'activation",
+    "pending": "En attente d’activation",
     "merged": "Fusionné dans un autre compte",
     "closed": "Fermé",
     "locked": "Bloqué",
@@ -36,24 +36,24 @@ MERGE_ROLES = {"target": "Compte conservé", "source": "Compte fermé par la fus
 UNDO_ERRORS = {
     "merge_undo_window_passed": (
         "Cette fusion date de plus de 30 jours : elle ne peut plus être annulée. "
-        "Si le parent a besoin d'un autre compte, l'établissement doit en créer un."
+        "Si le parent a besoin d’un autre compte, l’établissement doit en créer un."
     ),
-    "merge_already_undone": "Cette fusion a déjà été annulée : rien n'a été changé.",
+    "merge_already_undone": "Cette fusion a déjà été annulée : rien n’a été changé.",
     "merge_undo_conflict": (
-        "Des changements faits depuis la fusion empêchent de l'annuler sans risque : "
-        "rien n'a été changé. Voyez le détail ci-dessous, puis l'établissement si besoin."
+        "Des changements faits depuis la fusion empêchent de l’annuler sans risque : "
+        "rien n’a été changé. Voyez le détail ci-dessous, puis l’établissement si besoin."
     ),
-    "merge_not_found": "Cette fusion n'existe pas.",
+    "merge_not_found": "Cette fusion n’existe pas.",
     "supervisor_only": "Seul un superviseur peut annuler une fusion.",
 }
 CONFLICTS = {
-    "source_reused": "L'ancien compte a été réutilisé depuis la fusion.",
-    "source_identifier_taken": "L'identifiant de l'ancien compte est pris par un autre compte.",
+    "source_reused": "L’ancien compte a été réutilisé depuis la fusion.",
+    "source_identifier_taken": "L’identifiant de l’ancien compte est pris par un autre compte.",
     "links_changed": "Les enfants rattachés ont changé depuis la fusion.",
     "link_removed": "Un enfant déplacé par la fusion a été détaché depuis.",
     "target_merged": "Le compte conservé a lui-même été fusionné depuis.",
     "target_closed": "Le compte conservé a été fermé depuis.",
-    "later_merge": "Une fusion plus récente concerne ces comptes : annulez-la d'abord.",
+    "later_merge": "Une fusion plus récente concerne ces comptes : annulez-la d’abord.",
 }
 
 
@@ -79,6 +79,9 @@ def _common(**context: Any) -> dict[str, Any]:
         "roles": ROLES,
         "merge_roles": MERGE_ROLES,
         "account_url": account_url,
+        "not_found": None,
+        "refusal": None,
+        "details": [],
         **context,
     }
 
@@ -91,7 +94,7 @@ async def search_page(request: web.Request) -> web.Response:
         return render_page(request, "accounts.html", _common(typed="", error=None))
     identifier = _identifier(typed)
     if identifier is None:
-        error = f"Tapez l'identifiant du compte (au plus {IDENTIFIER_LIMIT} caractères)."
+        error = f"Tapez l’identifiant du compte (au plus {IDENTIFIER_LIMIT} caractères)."
         return render_page(request, "accounts.html", _common(typed=typed[:100], error=error), status=400)
     raise web.HTTPSeeOther(account_url(identifier))
 
@@ -136,7 +139,7 @@ def _merge_id(request: web.Request) -> int:
     """The merge id in the path, or 404."""
     raw = request.match_info["merge_id"]
     if not raw.isdigit() or len(raw) > 12:
-        raise not_found(request, "Cette fusion n'existe pas.")
+        raise not_found(request, "Cette fusion n’existe pas.")
     return int(raw)
 
 
@@ -147,7 +150,7 @@ async def _merge_context(request: web.Request, identifier_raw: str) -> tuple[Acc
     history = await _history(request, identifier) if identifier else None
     merge = next((m for m in history.merges if m.merge_id == merge_id), None) if history else None
     if history is None or merge is None:
-        raise not_found(request, "Cette fusion n'existe pas pour ce compte.")
+        raise not_found(request, "Cette fusion n’existe pas pour ce compte.")
     return history, merge
 
 
@@ -171,7 +174,7 @@ def _undo_context(account: AccountHistory, merge: AccountMerge, **context: Any) 
 def check_reason(reason: str) -> str | None:
     """The French error for a reason outside 10..500 characters, or None."""
     if len(reason) < REASON_MIN:
-        return f"Écrivez le motif de l'annulation : au moins {REASON_MIN} caractères."
+        return f"Écrivez le motif de l’annulation : au moins {REASON_MIN} caractères."
     if len(reason) > REASON_MAX:
         return f"Le motif fait au plus {REASON_MAX} caractères."
     return None
@@ -210,7 +213,7 @@ def _refused(
 ) -> web.Response:
     """Explain in plain French why the service refused the undo."""
     if failure.status == 422:
-        error = "Le service refuse ce motif : n'y mettez jamais de mot de passe, même provisoire."
+        error = "Le service refuse ce motif : n’y mettez jamais de mot de passe, même provisoire."
         context = _undo_context(account, merge, reason=reason, error=error, step="form")
         return render_page(request, "account_undo.html", context, status=400)
     if failure.code not in UNDO_ERRORS:

@@ -32,8 +32,8 @@ START_POINTS = {
 }
 STAGES = {
     "opened": "Le parent a ouvert le lien",
-    "logged_in": "Le parent s'est connecté",
-    "preview_seen": "Le parent a vu l'aperçu des enfants",
+    "logged_in": "Le parent s’est connecté",
+    "preview_seen": "Le parent a vu l’aperçu des enfants",
     "merged": "Le parent a rattaché ses comptes",
     "escalated": "Le parent a demandé un conseiller",
 }
@@ -72,11 +72,11 @@ def read_handoff_form(form: dict[str, str]) -> HandoffForm:
     if typed.language not in LANGUAGES:
         typed.errors["language"] = "Choisissez la langue du parent."
     if typed.start_at not in START_POINTS:
-        typed.errors["start_at"] = "Choisissez l'étape où le parent commence."
+        typed.errors["start_at"] = "Choisissez l’étape où le parent commence."
     if len(typed.keep_identifier) > IDENTIFIER_LIMIT:
-        typed.errors["keep_identifier"] = f"L'identifiant fait au plus {IDENTIFIER_LIMIT} caractères."
+        typed.errors["keep_identifier"] = f"L’identifiant fait au plus {IDENTIFIER_LIMIT} caractères."
     elif typed.keep_identifier and not typed.keep_identifier.isprintable():
-        typed.errors["keep_identifier"] = "L'identifiant contient des caractères invisibles : retapez-le."
+        typed.errors["keep_identifier"] = "L’identifiant contient des caractères invisibles : retapez-le."
     if len(typed.note) > NOTE_LIMIT:
         typed.errors["note"] = f"Le mot pour le parent fait au plus {NOTE_LIMIT} caractères."
     return typed
@@ -135,7 +135,7 @@ def _service_field_errors(error: ServiceError) -> dict[str, str]:
     text = str(error.details)
     if "keep_identifier" in text:
         return {"keep_identifier": "Le service refuse cet identifiant : vérifiez-le."}
-    return {"note": "Le service refuse ce mot : n'y mettez jamais de mot de passe, même provisoire."}
+    return {"note": "Le service refuse ce mot : n’y mettez jamais de mot de passe, même provisoire."}
 
 
 def _bot_username(request: web.Request) -> str:
@@ -144,7 +144,7 @@ def _bot_username(request: web.Request) -> str:
     try:
         deep_link(username, "check")
     except DeepLinkError as error:
-        message = "Le nom du robot Telegram (RATTACHER_CONSOLE_BOT_USERNAME) manque ou n'est pas valable."
+        message = "Le nom du robot Telegram (RATTACHER_CONSOLE_BOT_USERNAME) manque ou n’est pas valable."
         raise page(request, 503, "Configuration incomplète", message) from error
     return username
 
@@ -171,7 +171,7 @@ def _handoff_id(request: web.Request) -> int:
     """The hand-off id in the path, or 404."""
     raw = request.match_info["handoff_id"]
     if not raw.isdigit() or len(raw) > 12:
-        raise not_found(request, "Ce lien de reprise n'existe pas.")
+        raise not_found(request, "Ce lien de reprise n’existe pas.")
     return int(raw)
 
 
@@ -181,7 +181,7 @@ async def _fetch(request: web.Request) -> Handoff:
         answer = await call_service(request, "GET", f"/v1/helpdesk/handoffs/{_handoff_id(request)}")
     except ServiceError as error:
         if error.status == 404:
-            raise not_found(request, "Ce lien de reprise n'existe pas.") from error
+            raise not_found(request, "Ce lien de reprise n’existe pas.") from error
         raise
     return parse_answer(request, Handoff, answer)
 
