@@ -224,7 +224,7 @@ async def test_supervisor_undoes_with_reason_and_confirmation(console: Callable[
         "/merges/7/undo", {"identifier": "kept.account", "reason": reason, "confirm": "yes"}
     )
     assert status == 303 and location == "/accounts/kept.account?undone=7"
-    method, path, who, body = boss.fake.calls[-1]
+    _, path, who, body = boss.fake.calls[-1]
     assert path == "/v1/helpdesk/merges/7/undo" and who["role"] == "supervisor" and body == {"reason": reason}
     status, page = await boss.get(location)
     assert "La fusion a été annulée." in page and "Motif : Le parent s’est trompé" in page
