@@ -31,6 +31,7 @@ from service.helpdesk_domain import (
     expected_wait,
     open_key,
 )
+from service.journeys import Stage, record_stage, requester_key
 from service.models import Escalation, HelpdeskMessage
 from service.records import audit
 from service.security import new_token, token_digest
@@ -116,6 +117,8 @@ async def escalate(context: ServiceContext, request: EscalationRequest) -> Stand
             existing = await _insert(session, request, key, now)
             if existing is not None:
                 created = True
+                requester = requester_key(request.channel, request.chat_ref)
+                await record_stage(session, context, now, requester, Stage.ESCALATED, reason=existing.reason)
                 break
         if existing is None:
             raise ServiceError("could not record the escalation")

@@ -266,6 +266,7 @@ class Agent:
 
     subject: str
     first_name: str
+    supervisor: bool = False
 
     @property
     def actor(self) -> str:

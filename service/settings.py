@@ -98,6 +98,11 @@ class ServiceSettings(BaseSettings):
     helpdesk_delivery_lease_seconds: float = Field(default=30.0, gt=0)
     helpdesk_stream_max_seconds: float = Field(default=300.0, gt=0)
     helpdesk_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    handoff_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30, description="how long a hand-off link works")
+    journey_window_hours: float = Field(
+        default=24.0, gt=0, description="a parent's journey: stages count on one started this recently; idle longer"
+    )
+    merge_undo_days: int = Field(default=30, ge=0, description="how long a supervisor may undo a merge")
 
     @field_validator("school_token")
     @classmethod
