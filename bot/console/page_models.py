@@ -73,10 +73,13 @@ class AccountChild(_Answer):
     linked_at: datetime | None = None
 
 
+MERGE_ID_PATTERN = r"^[0-9a-fA-F-]{1,36}$"
+
+
 class AccountMerge(_Answer):
     """A merge the account took part in, as target (kept) or source (closed)."""
 
-    merge_id: int
+    merge_id: str = Field(pattern=MERGE_ID_PATTERN)
     role: Literal["target", "source"]
     other_identifier: str
     at: datetime
@@ -111,7 +114,7 @@ class AccountHistory(_Answer):
 class UndoResult(_Answer):
     """The answer to a successful merge undo."""
 
-    merge_id: int
+    merge_id: str
     undone_at: datetime
     source_identifier: str
     target_identifier: str

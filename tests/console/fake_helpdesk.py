@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 AGENT_TOKEN = "agent-token-for-console-pages-tests"
+MERGE_ID = "7a1e0c2d-5b9f-4c41-9d2e-000000000007"
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)
 
 
@@ -103,7 +104,7 @@ def create_fake_app(state: FakeHelpdesk) -> web.Application:
             return error(403, "supervisor_only")
         if state.undo_error:
             return error(*state.undo_error)
-        merge_id = int(request.match_info["id"])
+        merge_id = request.match_info["id"]
         for item in state.accounts.values():
             for merge in item["merges"]:
                 if merge["merge_id"] == merge_id:
@@ -156,7 +157,7 @@ def sample_account() -> dict[str, Any]:
         ],
         "merges": [
             {
-                "merge_id": 7,
+                "merge_id": MERGE_ID,
                 "role": "target",
                 "other_identifier": "old.account",
                 "at": "2026-11-20T09:00:00Z",
@@ -168,6 +169,11 @@ def sample_account() -> dict[str, Any]:
             }
         ],
         "audit": [
-            {"at": "2026-11-20T09:00:00Z", "action": "account.merged", "actor": "bot", "details": {"merge_id": 7}}
+            {
+                "at": "2026-11-20T09:00:00Z",
+                "action": "account.merged",
+                "actor": "bot",
+                "details": {"merge_id": MERGE_ID},
+            }
         ],
     }

@@ -19,8 +19,9 @@ from bot.console.sessions import SESSION_COOKIE, CookieCodec, Session
 from bot.console.settings import ConsoleSettings
 from bot.console.views import accounts, handoffs, report
 from bot.console.web import COOKIES_KEY
-from tests.console.fake_helpdesk import AGENT_TOKEN, FakeHelpdesk, create_fake_app, sample_account
+from tests.console.fake_helpdesk import AGENT_TOKEN, MERGE_ID, FakeHelpdesk, create_fake_app, sample_account
 
+OTHER_MERGE = "7a1e0c2d-5b9f-4c41-9d2e-000000000008"
 CSRF = "csrf-token-of-the-test-session-0123456789"
 
 
@@ -190,7 +191,7 @@ async def test_account_page_shows_children_merges_and_audit(console: Callable[..
     assert status == 200
     assert "<td>L</td><td>3 mars 2015</td>" in page
     assert "old.account" in page and "account.merged" in page
-    assert "Possible par un superviseur." in page and "/merges/7/undo" not in page
+    assert "Possible par un superviseur." in page and f"/merges/{MERGE_ID}/undo" not in page
     status, page = await agent.get("/accounts/nobody")
     assert status == 404 and "Aucun compte ne porte l’identifiant « nobody »" in page
     status, page = await agent.get("/accounts?identifier=")
@@ -200,9 +201,9 @@ async def test_account_page_shows_children_merges_and_audit(console: Callable[..
 async def test_plain_agent_cannot_undo(console: Callable[..., Any]) -> None:
     """The undo form and its POST are for supervisors."""
     agent = await console()
-    assert (await agent.get("/merges/7/undo?identifier=kept.account"))[0] == 403
+    assert (await agent.get(f"/merges/{MERGE_ID}/undo?identifier=kept.account"))[0] == 403
     status, _, _ = await agent.post(
-        "/merges/7/undo", {"identifier": "kept.account", "reason": "x" * 20, "confirm": "yes"}
+        f"/merges/{MERGE_ID}/undo", {"identifier": "kept.account", "reason": "x" * 20, "confirm": "yes"}
     )
     assert status == 403 and not [call for call in agent.fake.calls if call[1].endswith("/undo")]
 
@@ -211,21 +212,23 @@ async def test_supervisor_undoes_with_reason_and_confirmation(console: Callable[
     """Reason checked (10..500), then a confirmation step, then the undo; the account page says it is done."""
     boss = await console(supervisor=True)
     status, page = await boss.get("/accounts/kept.account")
-    assert "/merges/7/undo?identifier=kept.account" in page
-    status, page = await boss.get("/merges/7/undo?identifier=kept.account")
+    assert f"/merges/{MERGE_ID}/undo?identifier=kept.account" in page
+    status, page = await boss.get(f"/merges/{MERGE_ID}/undo?identifier=kept.account")
     assert status == 200 and 'id="reason"' in page and "old.account" in page
-    status, page, _ = await boss.post("/merges/7/undo", {"identifier": "kept.account", "reason": "trop court"[:9]})
+    status, page, _ = await boss.post(
+        f"/merges/{MERGE_ID}/undo", {"identifier": "kept.account", "reason": "trop court"[:9]}
+    )
     assert status == 400 and 'aria-invalid="true"' in page and "au moins 10" in page
     reason = "Le parent s’est trompé de compte au téléphone."
-    status, page, _ = await boss.post("/merges/7/undo", {"identifier": "kept.account", "reason": reason})
+    status, page, _ = await boss.post(f"/merges/{MERGE_ID}/undo", {"identifier": "kept.account", "reason": reason})
     assert status == 200 and "Confirmer l’annulation" in page
     assert not [call for call in boss.fake.calls if call[1].endswith("/undo")]
     status, _, location = await boss.post(
-        "/merges/7/undo", {"identifier": "kept.account", "reason": reason, "confirm": "yes"}
+        f"/merges/{MERGE_ID}/undo", {"identifier": "kept.account", "reason": reason, "confirm": "yes"}
     )
-    assert status == 303 and location == "/accounts/kept.account?undone=7"
+    assert status == 303 and location == f"/accounts/kept.account?undone={MERGE_ID}"
     _, path, who, body = boss.fake.calls[-1]
-    assert path == "/v1/helpdesk/merges/7/undo" and who["role"] == "supervisor" and body == {"reason": reason}
+    assert path == f"/v1/helpdesk/merges/{MERGE_ID}/undo" and who["role"] == "supervisor" and body == {"reason": reason}
     status, page = await boss.get(location)
     assert "La fusion a été annulée." in page and "Motif : Le parent s’est trompé" in page
 
@@ -235,7 +238,11 @@ async def test_supervisor_undoes_with_reason_and_confirmation(console: Callable[
     [
         ((409, "merge_undo_window_passed", None), 409, "plus de 30 jours"),
         ((409, "merge_already_undone", None), 409, "déjà été annulée"),
-        ((409, "merge_undo_conflict", [{"code": "later_merge"}, {"code": "mystery"}]), 409, "annulez-la d’abord"),
+        (
+            (409, "merge_undo_conflict", [{"code": "link_removed", "student": 12}, {"code": "mystery"}]),
+            409,
+            "a été détaché depuis",
+        ),
     ],
 )
 async def test_undo_refusals_are_explained(
@@ -245,7 +252,7 @@ async def test_undo_refusals_are_explained(
     boss = await console(supervisor=True)
     boss.fake.undo_error = error
     answer, page, _ = await boss.post(
-        "/merges/7/undo", {"identifier": "kept.account", "reason": "Motif assez long", "confirm": "yes"}
+        f"/merges/{MERGE_ID}/undo", {"identifier": "kept.account", "reason": "Motif assez long", "confirm": "yes"}
     )
     assert answer == status and "La fusion n’a pas été annulée" in page and text in page
     if error[1] == "merge_undo_conflict":
@@ -255,8 +262,8 @@ async def test_undo_refusals_are_explained(
 async def test_undo_of_a_merge_not_on_this_account_is_404(console: Callable[..., Any]) -> None:
     """The merge must belong to the account the supervisor came from."""
     boss = await console(supervisor=True)
-    assert (await boss.get("/merges/8/undo?identifier=kept.account"))[0] == 404
-    assert (await boss.get("/merges/7/undo?identifier=nobody"))[0] == 404
+    assert (await boss.get(f"/merges/{OTHER_MERGE}/undo?identifier=kept.account"))[0] == 404
+    assert (await boss.get(f"/merges/{MERGE_ID}/undo?identifier=nobody"))[0] == 404
 
 
 async def test_report_is_for_supervisors(console: Callable[..., Any]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.console.page_models import AccountHistory, AccountMerge, UndoResult
+from bot.console.page_models import MERGE_ID_PATTERN, AccountHistory, AccountMerge, UndoResult
 from bot.console.pages_support import (
     ServiceError,
     agent_of,
@@ -46,14 +47,18 @@ UNDO_ERRORS = {
     "merge_not_found": "Cette fusion n’existe pas.",
     "supervisor_only": "Seul un superviseur peut annuler une fusion.",
 }
+REFUSALS = {
+    "merge_undo_window_passed": "la fusion date de plus de 30 jours",
+    "merge_already_undone": "la fusion a déjà été annulée",
+    "merge_undo_conflict": "des changements faits depuis la fusion l’empêchent",
+}
 CONFLICTS = {
-    "source_reused": "L’ancien compte a été réutilisé depuis la fusion.",
-    "source_identifier_taken": "L’identifiant de l’ancien compte est pris par un autre compte.",
-    "links_changed": "Les enfants rattachés ont changé depuis la fusion.",
+    "merge_recorded_before_undo": "Cette fusion date d’avant la possibilité d’annuler : rien ne permet de la défaire.",
+    "target_not_active": "Le compte conservé n’est plus actif.",
+    "source_changed": "L’ancien compte a changé depuis la fusion.",
+    "source_links_changed": "Les enfants de l’ancien compte ont changé depuis la fusion.",
     "link_removed": "Un enfant déplacé par la fusion a été détaché depuis.",
-    "target_merged": "Le compte conservé a lui-même été fusionné depuis.",
-    "target_closed": "Le compte conservé a été fermé depuis.",
-    "later_merge": "Une fusion plus récente concerne ces comptes : annulez-la d’abord.",
+    "link_role_changed": "Le lien d’un enfant déplacé par la fusion a changé depuis.",
 }
 
 
@@ -79,6 +84,7 @@ def _common(**context: Any) -> dict[str, Any]:
         "roles": ROLES,
         "merge_roles": MERGE_ROLES,
         "account_url": account_url,
+        "refusals": REFUSALS,
         "not_found": None,
         "refusal": None,
         "details": [],
@@ -135,12 +141,12 @@ async def account_page(request: web.Request) -> web.Response:
     return render_page(request, "account.html", context)
 
 
-def _merge_id(request: web.Request) -> int:
+def _merge_id(request: web.Request) -> str:
     """The merge id in the path, or 404."""
     raw = request.match_info["merge_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not re.fullmatch(MERGE_ID_PATTERN, raw):
         raise not_found(request, "Cette fusion n’existe pas.")
-    return int(raw)
+    return raw
 
 
 async def _merge_context(request: web.Request, identifier_raw: str) -> tuple[AccountHistory, AccountMerge]:
