@@ -54,7 +54,7 @@ class Console:
 
 
 @pytest.fixture
-async def console() -> AsyncIterator[Callable[..., Any]]:
+async def pages_console() -> AsyncIterator[Callable[..., Any]]:
     """Start the fake service and a console on it; call the fixture to get a signed-in client."""
     fake = FakeHelpdesk()
     fake.accounts["kept.account"] = sample_account()
@@ -85,9 +85,9 @@ async def console() -> AsyncIterator[Callable[..., Any]]:
         await server.close()
 
 
-async def test_handoff_form_creates_link_qr_and_png(console: Callable[..., Any]) -> None:
+async def test_handoff_form_creates_link_qr_and_png(pages_console: Callable[..., Any]) -> None:
     """The form’s choices reach the service; the page shows the deep link, an inline SVG QR and a PNG download."""
-    agent = await console()
+    agent = await pages_console()
     status, page = await agent.get("/handoffs")
     assert status == 200 and "Créer le lien" in page and "Vous n’avez pas encore créé de lien." in page
     status, page, _ = await agent.post(
@@ -117,10 +117,10 @@ async def test_handoff_form_creates_link_qr_and_png(console: Callable[..., Any])
     ],
 )
 async def test_handoff_form_errors_are_tied_to_their_field(
-    console: Callable[..., Any], form: dict[str, str], field: str, message: str
+    pages_console: Callable[..., Any], form: dict[str, str], field: str, message: str
 ) -> None:
     """Invalid input is refused before the service, with the error linked to its field."""
-    agent = await console()
+    agent = await pages_console()
     status, page, _ = await agent.post("/handoffs", form)
     assert status == 400 and message.replace("'", "’") in page
     assert f'href="#{field}"' in page
@@ -128,31 +128,31 @@ async def test_handoff_form_errors_are_tied_to_their_field(
     assert not [call for call in agent.fake.calls if call[0] == "POST"]
 
 
-async def test_handoff_note_refused_by_service_is_explained(console: Callable[..., Any]) -> None:
+async def test_handoff_note_refused_by_service_is_explained(pages_console: Callable[..., Any]) -> None:
     """A 422 from the service (password-shaped note) becomes an error next to the note."""
-    agent = await console()
+    agent = await pages_console()
     agent.fake.create_error = (422, "validation_error", [{"loc": ["body", "note"]}])
     status, page, _ = await agent.post("/handoffs", {"language": "fr", "start_at": "log_in", "note": "Xk7p-Q2mz-R8tw"})
     assert status == 400 and "jamais de mot de passe" in page and 'id="note-error"' in page
 
 
-async def test_handoff_post_needs_csrf(console: Callable[..., Any]) -> None:
+async def test_handoff_post_needs_csrf(pages_console: Callable[..., Any]) -> None:
     """A form without the session's token is refused and nothing is created."""
-    agent = await console()
+    agent = await pages_console()
     status, _, _ = await agent.post("/handoffs", {"language": "fr", "start_at": "log_in"}, csrf="forged")
     assert status == 403 and not agent.fake.handoffs
 
 
-async def test_handoff_refused_when_bot_username_is_missing(console: Callable[..., Any]) -> None:
+async def test_handoff_refused_when_bot_username_is_missing(pages_console: Callable[..., Any]) -> None:
     """No link is created (and lost) when the console cannot build it."""
-    agent = await console(bot_username="")
+    agent = await pages_console(bot_username="")
     status, page, _ = await agent.post("/handoffs", {"language": "fr", "start_at": "log_in"})
     assert status == 503 and "RATTACHER_CONSOLE_BOT_USERNAME" in page and not agent.fake.handoffs
 
 
-async def test_handoff_progress_page_and_json(console: Callable[..., Any]) -> None:
+async def test_handoff_progress_page_and_json(pages_console: Callable[..., Any]) -> None:
     """The link's page lists the stages reached; the JSON endpoint the script polls says the same."""
-    agent = await console()
+    agent = await pages_console()
     await agent.post("/handoffs", {"language": "fr", "start_at": "start_merge"})
     status, page = await agent.get("/handoffs/1")
     assert status == 200 and "Le parent n’a pas encore ouvert le lien." in page
@@ -172,9 +172,9 @@ async def test_handoff_progress_page_and_json(console: Callable[..., Any]) -> No
     assert (await agent.get("/handoffs/abc"))[0] == 404
 
 
-async def test_pages_need_a_signed_in_agent(console: Callable[..., Any]) -> None:
+async def test_pages_need_a_signed_in_agent(pages_console: Callable[..., Any]) -> None:
     """Signed out: pages go to the sign-in, the poll gets 401."""
-    agent = await console()
+    agent = await pages_console()
     agent.client.session.cookie_jar.clear()
     status, _ = await agent.get("/handoffs")
     assert status == 302
@@ -182,9 +182,9 @@ async def test_pages_need_a_signed_in_agent(console: Callable[..., Any]) -> None
         assert response.status == 401
 
 
-async def test_account_page_shows_children_merges_and_audit(console: Callable[..., Any]) -> None:
+async def test_account_page_shows_children_merges_and_audit(pages_console: Callable[..., Any]) -> None:
     """The search leads to the page; children are initial and birth date; a plain agent cannot undo."""
-    agent = await console()
+    agent = await pages_console()
     async with agent.client.get("/accounts?identifier=+kept.account+", allow_redirects=False) as response:
         assert response.status == 303 and response.headers["Location"] == "/accounts/kept.account"
     status, page = await agent.get("/accounts/kept.account")
@@ -198,9 +198,9 @@ async def test_account_page_shows_children_merges_and_audit(console: Callable[..
     assert status == 400 and 'aria-describedby="identifier-error"' in page
 
 
-async def test_plain_agent_cannot_undo(console: Callable[..., Any]) -> None:
+async def test_plain_agent_cannot_undo(pages_console: Callable[..., Any]) -> None:
     """The undo form and its POST are for supervisors."""
-    agent = await console()
+    agent = await pages_console()
     assert (await agent.get(f"/merges/{MERGE_ID}/undo?identifier=kept.account"))[0] == 403
     status, _, _ = await agent.post(
         f"/merges/{MERGE_ID}/undo", {"identifier": "kept.account", "reason": "x" * 20, "confirm": "yes"}
@@ -208,9 +208,9 @@ async def test_plain_agent_cannot_undo(console: Callable[..., Any]) -> None:
     assert status == 403 and not [call for call in agent.fake.calls if call[1].endswith("/undo")]
 
 
-async def test_supervisor_undoes_with_reason_and_confirmation(console: Callable[..., Any]) -> None:
+async def test_supervisor_undoes_with_reason_and_confirmation(pages_console: Callable[..., Any]) -> None:
     """Reason checked (10..500), then a confirmation step, then the undo; the account page says it is done."""
-    boss = await console(supervisor=True)
+    boss = await pages_console(supervisor=True)
     status, page = await boss.get("/accounts/kept.account")
     assert f"/merges/{MERGE_ID}/undo?identifier=kept.account" in page
     status, page = await boss.get(f"/merges/{MERGE_ID}/undo?identifier=kept.account")
@@ -246,10 +246,10 @@ async def test_supervisor_undoes_with_reason_and_confirmation(console: Callable[
     ],
 )
 async def test_undo_refusals_are_explained(
-    console: Callable[..., Any], error: tuple[int, str, Any], status: int, text: str
+    pages_console: Callable[..., Any], error: tuple[int, str, Any], status: int, text: str
 ) -> None:
     """Each refusal of the service is told in plain French (unknown conflict codes shown as they are)."""
-    boss = await console(supervisor=True)
+    boss = await pages_console(supervisor=True)
     boss.fake.undo_error = error
     answer, page, _ = await boss.post(
         f"/merges/{MERGE_ID}/undo", {"identifier": "kept.account", "reason": "Motif assez long", "confirm": "yes"}
@@ -259,25 +259,25 @@ async def test_undo_refusals_are_explained(
         assert "<li>mystery</li>" in page
 
 
-async def test_undo_of_a_merge_not_on_this_account_is_404(console: Callable[..., Any]) -> None:
+async def test_undo_of_a_merge_not_on_this_account_is_404(pages_console: Callable[..., Any]) -> None:
     """The merge must belong to the account the supervisor came from."""
-    boss = await console(supervisor=True)
+    boss = await pages_console(supervisor=True)
     assert (await boss.get(f"/merges/{OTHER_MERGE}/undo?identifier=kept.account"))[0] == 404
     assert (await boss.get(f"/merges/{MERGE_ID}/undo?identifier=nobody"))[0] == 404
 
 
-async def test_report_is_for_supervisors(console: Callable[..., Any]) -> None:
+async def test_report_is_for_supervisors(pages_console: Callable[..., Any]) -> None:
     """A plain agent gets the 403 page, for the page and the CSV."""
-    agent = await console()
+    agent = await pages_console()
     status, page = await agent.get("/report")
     assert status == 403 and "réservée aux superviseurs" in page
     assert (await agent.get("/report.csv"))[0] == 403
     assert not agent.fake.reports
 
 
-async def test_report_defaults_to_the_last_30_days_with_chart_and_table(console: Callable[..., Any]) -> None:
+async def test_report_defaults_to_the_last_30_days_with_chart_and_table(pages_console: Callable[..., Any]) -> None:
     """Default period: 30 days ending today (Paris); chart with title, table with caption, CSV link."""
-    boss = await console(supervisor=True)
+    boss = await pages_console(supervisor=True)
     status, page = await boss.get("/report")
     assert status == 200
     sent = boss.fake.reports[-1]
@@ -296,18 +296,18 @@ async def test_report_defaults_to_the_last_30_days_with_chart_and_table(console:
         ("from=2024-01-01&to=2026-01-01", "to"),
     ],
 )
-async def test_report_period_errors(console: Callable[..., Any], query: str, field: str) -> None:
+async def test_report_period_errors(pages_console: Callable[..., Any], query: str, field: str) -> None:
     """A wrong period is explained next to its field, without asking the service."""
-    boss = await console(supervisor=True)
+    boss = await pages_console(supervisor=True)
     status, page = await boss.get(f"/report?{query}")
     assert status == 400 and f'aria-describedby="{field}-error"' in page
     assert not boss.fake.reports
     assert (await boss.get(f"/report.csv?{query}"))[0] == 400
 
 
-async def test_report_csv_download(console: Callable[..., Any]) -> None:
+async def test_report_csv_download(pages_console: Callable[..., Any]) -> None:
     """The CSV is an attachment, `;` separated, UTF-8 with BOM, with the chosen period."""
-    boss = await console(supervisor=True)
+    boss = await pages_console(supervisor=True)
     async with boss.client.get("/report.csv?from=2026-11-01&to=2026-11-28") as response:
         assert response.status == 200
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
