@@ -7,10 +7,12 @@ completes the claims. Who may enter and who is a supervisor: `decide` from the s
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from authlib.common.security import generate_token
@@ -139,11 +141,9 @@ class OidcClient:
             "redirect_uri": self.settings.redirect_uri,
             "code_verifier": sign_in.code_verifier,
         }
-        auth = aiohttp.BasicAuth(self.client_id, self.client_secret)
+        headers = {"Accept": "application/json", "Authorization": basic_authorization(self.client_id, self.client_secret)}
         try:
-            async with self.session.post(
-                (await self.metadata())["token_endpoint"], data=form, auth=auth, headers={"Accept": "application/json"}
-            ) as response:
+            async with self.session.post((await self.metadata())["token_endpoint"], data=form, headers=headers) as response:
                 body = await response.json(content_type=None)
                 if response.status != 200 or not isinstance(body, dict):
                     logger.warning("token endpoint refused the code: %s", response.status)
@@ -206,6 +206,12 @@ class OidcClient:
         if not isinstance(body, dict):
             raise SignInFailed("userinfo_malformed")
         return body
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """client_secret_basic (RFC 6749 §2.3.1): both form-encoded, then Base64."""
+    pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
 
 def decide(claims: dict[str, Any], settings: ConsoleSettings) -> Decision:

@@ -28,9 +28,9 @@ COOKIES_KEY = web.AppKey("console_cookies", CookieCodec)
 CLOCK_KEY = web.AppKey("console_clock", Clock)
 OIDC_KEY = web.AppKey("console_oidc", "OidcClient")
 
-SESSION_KEY = "console_session"
-SESSION_CHANGED_KEY = "console_session_changed"
-SESSION_EXPIRED_KEY = "console_session_expired"
+SESSION_KEY = web.RequestKey("console_session", Session)
+SESSION_CHANGED_KEY = web.RequestKey("console_session_changed", bool)
+SESSION_EXPIRED_KEY = web.RequestKey("console_session_expired", bool)
 CSRF_FIELD = "csrf_token"
 BACKGROUND_HEADER = "X-Console-Background"
 
@@ -71,10 +71,7 @@ def now(request: web.Request) -> dt.datetime:
 
 def session(request: web.Request) -> Session:
     """This request's session (anonymous until signed in)."""
-    value = request.get(SESSION_KEY)
-    if not isinstance(value, Session):
-        raise RuntimeError("the session middleware did not run")
-    return value
+    return request[SESSION_KEY]
 
 
 def session_changed(request: web.Request) -> None:
@@ -108,8 +105,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     max_age = int(_absolute(settings).total_seconds())
     current = codec.open_session(request.cookies.get(SESSION_COOKIE), moment, max_age)
     if current is None:
-        current = Session()
-        request[SESSION_CHANGED_KEY] = SESSION_COOKIE in request.cookies
+        current = Session()  # written back with the response: its CSRF token is in the page's forms
+        request[SESSION_CHANGED_KEY] = not request.path.startswith("/static/")
     elif current.expired(moment, _idle(settings), _absolute(settings)):
         current = Session(flashes=[("warning", "Votre session a expiré : connectez-vous à nouveau.")])
         request[SESSION_EXPIRED_KEY] = True

@@ -96,7 +96,7 @@ async def test_an_idle_session_expires_and_the_agent_signs_in_again(
     assert (await agent.get("/"))[2] == console.public_url + "/", "the last visit restarted the idle timer"
     clock.advance(seconds=61)
     status, body, url = await agent.get("/")
-    assert url == console.public_url + "/signin?next=%2F&expired=1"
+    assert url == console.public_url + "/signin?next=/&expired=1"
     assert "Votre session a expiré" in body
 
 
