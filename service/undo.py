@@ -189,16 +189,13 @@ async def _plan(session: AsyncSession, merge: Merge) -> _Plan:
     )
     if changes and source_students != {change.student_id for change in changes}:
         conflicts.append({"code": "source_links_changed"})
-    target_roles = dict(
-        (
-            await session.execute(
-                select(GuardianLink.student_id, GuardianLink.legal_guardian).where(
-                    GuardianLink.account_id == target.id,
-                    GuardianLink.student_id.in_([change.student_id for change in changes]),
-                )
-            )
+    rows = await session.execute(
+        select(GuardianLink.student_id, GuardianLink.legal_guardian).where(
+            GuardianLink.account_id == target.id,
+            GuardianLink.student_id.in_([change.student_id for change in changes]),
         )
     )
+    target_roles = {student_id: legal_guardian for student_id, legal_guardian in rows}
     conflicts += [_link_conflict(change, target_roles.get(change.student_id)) for change in changes]
     return _Plan(merge, source, target, changes, source_students, [item for item in conflicts if item])
 
@@ -254,7 +251,8 @@ async def _lock_accounts(session: AsyncSession, merge: Merge, now: dt.datetime) 
 async def _reverse_links(session: AsyncSession, plan: _Plan, now: dt.datetime) -> int:
     """Take back the links the merge added, restore the roles it changed; publish each; how many links return."""
     uais = await school_uais(session, list(plan.source_students))
-    ines = dict((await session.execute(select(Student.id, Student.ine).where(Student.id.in_(list(uais))))))
+    rows = await session.execute(select(Student.id, Student.ine).where(Student.id.in_(list(uais))))
+    ines = {student_id: ine for student_id, ine in rows}
     merge_id = plan.merge.id
     for change in plan.changes:
         where = (GuardianLink.account_id == plan.target.id, GuardianLink.student_id == change.student_id)
