@@ -130,7 +130,7 @@ def funnel_svg(report: Report, *, width: int = 640) -> str:
     title = f"Entonnoir du {report.from_.strftime('%d/%m/%Y')} au {report.to.strftime('%d/%m/%Y')}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="rattacher-funnel" viewBox="0 0 {width} {height}"'
-        f' width="100%" aria-labelledby="funnel-title funnel-desc">',
+        f' width="{width}" height="{height}" aria-labelledby="funnel-title funnel-desc">',
         f'<title id="funnel-title">{escape(title)}</title>',
         f'<desc id="funnel-desc">{escape(summary)}. Le détail est dans le tableau ci-dessous.</desc>',
     ]

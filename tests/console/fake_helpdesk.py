@@ -171,7 +171,7 @@ def sample_account() -> dict[str, Any]:
         "audit": [
             {
                 "at": "2026-11-20T09:00:00Z",
-                "action": "account.merged",
+                "action": "account.merge_received",
                 "actor": "bot",
                 "details": {"merge_id": MERGE_ID},
             }

@@ -89,7 +89,13 @@ async def test_a_link_made_in_the_console_is_followed_then_the_merge_undone_and_
     """The whole path of the three pages on the real service."""
     zoe = await pages()
     token = csrf_in((await zoe.get("/handoffs"))[1])
-    form = {"csrf_token": token, "language": "fr", "start_at": "start_merge", "keep_identifier": KEPT, "note": "Bonjour"}
+    form = {
+        "csrf_token": token,
+        "language": "fr",
+        "start_at": "start_merge",
+        "keep_identifier": KEPT,
+        "note": "Bonjour",
+    }
     status, page, _ = await zoe.post("/handoffs", form)
     assert status == 201, page[:2000]
     link = html.unescape(re.search(r'id="handoff-link" value="([^"]+)"', page).group(1))  # type: ignore[union-attr]

@@ -190,7 +190,7 @@ async def test_account_page_shows_children_merges_and_audit(pages_console: Calla
     status, page = await agent.get("/accounts/kept.account")
     assert status == 200
     assert "<td>L</td><td>3 mars 2015</td>" in page
-    assert "old.account" in page and "account.merged" in page
+    assert "old.account" in page and "Enfants reçus par une fusion" in page
     assert "Possible par un superviseur." in page and f"/merges/{MERGE_ID}/undo" not in page
     status, page = await agent.get("/accounts/nobody")
     assert status == 404 and "Aucun compte ne porte l’identifiant « nobody »" in page
@@ -322,3 +322,11 @@ async def test_report_csv_download(pages_console: Callable[..., Any]) -> None:
         "Ont commencé",
     ]
     assert boss.fake.reports[-1] == {"from": "2026-11-01", "to": "2026-11-28"}
+
+
+def test_actor_label_hides_other_agents_subjects() -> None:
+    """Agents see first names only: another agent's identity-provider subject never reaches the page."""
+    assert accounts.actor_label("agent:oidc|zoe-1", "oidc|zoe-1") == "vous"
+    assert accounts.actor_label("agent:oidc|marc-2", "oidc|zoe-1") == "un conseiller"
+    assert accounts.actor_label("bot", "oidc|zoe-1") == "le robot"
+    assert accounts.actor_label(None, "oidc|zoe-1") == "—"

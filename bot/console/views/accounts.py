@@ -62,6 +62,31 @@ CONFLICTS = {
 }
 
 
+ACTIONS = {
+    "account.created": "Compte créé",
+    "account.activated": "Compte activé",
+    "account.viewed": "Historique consulté",
+    "account.merged": "Compte fusionné dans un autre",
+    "account.merge_received": "Enfants reçus par une fusion",
+    "account.merge_undone": "Fusion annulée",
+    "session.opened": "Connexion du parent",
+    "guardian_link.created": "Enfant rattaché",
+    "guardian_link.removed": "Enfant détaché",
+    "guardian_link.role_changed": "Lien avec un enfant modifié",
+}
+ACTORS = {"bot": "le robot", "school": "l’établissement", "system": "le service"}
+
+
+def actor_label(actor: str | None, me: str) -> str:
+    """Who did it, without another agent's identity-provider subject (agents see first names only)."""
+    if not actor:
+        return "—"
+    kind, _, subject = actor.partition(":")
+    if kind == "agent":
+        return "vous" if subject == me else "un conseiller"
+    return ACTORS.get(kind, kind)
+
+
 def _identifier(raw: str) -> str | None:
     """A typed identifier, stripped, or None when empty, too long or unprintable."""
     value = raw.strip()
@@ -85,6 +110,7 @@ def _common(**context: Any) -> dict[str, Any]:
         "merge_roles": MERGE_ROLES,
         "account_url": account_url,
         "refusals": REFUSALS,
+        "actions": ACTIONS,
         "not_found": None,
         "refusal": None,
         "details": [],
@@ -134,6 +160,7 @@ async def account_page(request: web.Request) -> web.Response:
         return render_page(request, "accounts.html", context, status=404)
     context = _common(
         account=history,
+        who=lambda actor: actor_label(actor, agent.subject),
         supervisor=agent.supervisor,
         undone=request.query.get("undone"),
         conflicts=CONFLICTS,
