@@ -330,3 +330,14 @@ def test_actor_label_hides_other_agents_subjects() -> None:
     assert accounts.actor_label("agent:oidc|marc-2", "oidc|zoe-1") == "un conseiller"
     assert accounts.actor_label("bot", "oidc|zoe-1") == "le robot"
     assert accounts.actor_label(None, "oidc|zoe-1") == "—"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("2026-11-02", "2026-11-02"), ("02/11/2026", "2026-11-02"), ("2026-02-30", None), ("2/11/2026", None), ("", None)],
+)
+def test_report_dates_typed_either_way(typed: str, expected: str | None) -> None:
+    """The date field sends YYYY-MM-DD; without a date picker, JJ/MM/AAAA typed by hand is read too."""
+    period = report.read_period({"from": typed, "to": "2026-11-28"}, dt.date(2026, 11, 29))
+    assert (period.start.isoformat() if period.start else None) == expected
+    assert ("from" in period.errors) is (expected is None)

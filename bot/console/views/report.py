@@ -35,9 +35,12 @@ class Period:
 
 
 def _date(text: str) -> date | None:
-    """A YYYY-MM-DD date, or None."""
+    """A date typed as YYYY-MM-DD (the date field) or JJ/MM/AAAA (typed by hand where there is no date picker)."""
+    text = text.strip()
+    if len(text) == 10 and text[2] == "/" and text[5] == "/":
+        text = f"{text[6:]}-{text[3:5]}-{text[:2]}"
     try:
-        return date.fromisoformat(text) if len(text) == 10 else None
+        return date.fromisoformat(text) if len(text) == 10 and text[4] == "-" else None
     except ValueError:
         return None
 
@@ -47,6 +50,8 @@ def read_period(query: Any, today: date) -> Period:
     default_from = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
     period = Period(str(query.get("from", default_from))[:20], str(query.get("to", today.isoformat()))[:20])
     period.start, period.end = _date(period.typed_from), _date(period.typed_to)
+    period.typed_from = period.start.isoformat() if period.start else period.typed_from
+    period.typed_to = period.end.isoformat() if period.end else period.typed_to
     if period.start is None:
         period.errors["from"] = "Tapez la date de début au format JJ/MM/AAAA."
     if period.end is None:
