@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
+from bot.console.cli import DEMO_LINE, demo_console
 from conversations.engine import Button, DialogEngine, Inbound, Outcome
 from conversations.i18n import N_, normalise_language, require_catalogs, translator
 from conversations.runtime import dialog_engine
@@ -85,9 +86,14 @@ async def demo(database: Path, *, reset: bool, language: str | None) -> None:
     if reset:
         database.unlink(missing_ok=True)
     first_run = not database.exists()
-    token = secrets.token_urlsafe(32)
-    service_settings = ServiceSettings(database_url=database_url, service_token=SecretStr(token))
-    async with running_service(service_settings, port=0) as service_url:
+    token, agent_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    service_settings = ServiceSettings(
+        database_url=database_url, service_token=SecretStr(token), agent_token=SecretStr(agent_token)
+    )
+    async with (
+        running_service(service_settings, port=0) as service_url,
+        demo_console(service_url, agent_token) as console_url,
+    ):
         if first_run:
             await load_demo_data(database, service_settings)
         _ = translator(normalise_language(language or settings.default_language), settings.locales_dir)
@@ -99,6 +105,7 @@ async def demo(database: Path, *, reset: bool, language: str | None) -> None:
                 engine, language=language, parent_prefix=_(PARENT_PREFIX), after_message=relay.drain
             )
             channel.show_text(_(DEMO_BANNER).format(url=service_url))
+            channel.show_text(DEMO_LINE.format(url=console_url))
             await channel.converse(opening_command="start" if first_run else "aide")
 
 

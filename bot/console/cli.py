@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from bot.console.settings import ConsoleSettings
 
@@ -84,3 +84,48 @@ async def running_console(settings: ConsoleSettings, **options: Any) -> AsyncIte
         yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
+
+
+DEMO_PORT = 8090
+DEMO_LINE = "Console des conseillers (connexion locale de démonstration) : {url}"
+
+
+@contextlib.asynccontextmanager
+async def demo_console(service_url: str, agent_token: str) -> AsyncIterator[str]:
+    """`rattacher demo`'s console: localhost only, the local sign-in; port 8090, or any free port if taken."""
+    async with contextlib.AsyncExitStack() as stack:
+        for port in (DEMO_PORT, 0):
+            settings = ConsoleSettings(
+                _env_file=None,
+                service_url=service_url,
+                agent_token=SecretStr(agent_token),
+                host="127.0.0.1",
+                port=port,
+                public_url=f"http://localhost:{port or DEMO_PORT}",
+                demo_sign_in=True,
+                queue_refresh_seconds=2,
+            )
+            try:
+                url = await stack.enter_async_context(running_console(settings))
+            except OSError:
+                continue
+            yield url.replace("127.0.0.1", "localhost", 1)
+            return
+        raise OSError("no port for the demo console")
+
+
+@contextlib.asynccontextmanager
+async def console_beside(service_url: str, agent_token: SecretStr | None) -> AsyncIterator[str | None]:
+    """`rattacher run`'s console, from RATTACHER_CONSOLE_* with the in-process service; skipped (logged) when the
+    service has no agent token or the console's settings are invalid."""
+    if agent_token is None:
+        logger.warning("Agents' console not started: set RATTACHER_AGENT_TOKEN to serve it beside the service")
+        yield None
+        return
+    settings = console_settings({"service_url": service_url, "agent_token": agent_token})
+    if settings is None:
+        yield None
+        return
+    async with running_console(settings) as url:
+        logger.info("Agents' console listening on %s (public address %s)", url, settings.public_url)
+        yield url

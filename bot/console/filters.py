@@ -81,6 +81,14 @@ def time_only(value: Any) -> str:
     return text.rpartition(" à ")[2] if " à " in text else text
 
 
+def birth_date(value: Any) -> str:
+    """« 11/04/2007 » from an ISO date."""
+    try:
+        return dt.date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(value)
+
+
 def word(value: Any, table: dict[str, str]) -> str:
     """The French word for a code, or the code itself."""
     return table.get(str(value), str(value)) if value is not None else "—"
@@ -90,6 +98,7 @@ def install(environment: jinja2.Environment) -> None:
     """Register the filters and tables on the environment."""
     environment.filters["duration"] = duration
     environment.filters["when"] = when
+    environment.filters["birth_date"] = birth_date
     environment.filters["time_only"] = time_only
     environment.filters["reason"] = lambda value: word(value, REASONS)
     environment.filters["language"] = lambda value: word(value, LANGUAGES)

@@ -130,11 +130,17 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
 async def serve_service_and_bot(
     service_settings: ServiceSettings, settings: TelegramSettings, host: str, port: int, stop: asyncio.Event
 ) -> None:
-    """The service on host:port, the outbox relay, and the bot polling the service, in one process."""
+    """The service on host:port, the outbox relay, the agents' console, and the bot polling the service."""
     from service.relay.runner import running_relay
     from service.runner import running_service
 
-    async with running_service(service_settings, host=host, port=port) as service_url, running_relay(service_settings):
+    from bot.console.cli import console_beside
+
+    async with (
+        running_service(service_settings, host=host, port=port) as service_url,
+        running_relay(service_settings),
+        console_beside(service_url, service_settings.agent_token),
+    ):
         logging.getLogger(__name__).info("Account service listening on %s", service_url)
         bot_settings = settings.model_copy(
             update={
