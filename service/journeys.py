@@ -234,7 +234,7 @@ async def _progress(session: AsyncSession, handoff_ids: list[int], after: int) -
 
 async def redeem_handoff(context: ServiceContext, payload: str, channel: str, chat_ref: str) -> Redeemed:
     """The parent opened the link: one conditional UPDATE makes one winner; a journey starts, stage `opened`."""
-    if not PAYLOAD_PATTERN.match(payload):
+    if not PAYLOAD_PATTERN.fullmatch(payload):
         raise HandoffNotFound()
     now = context.clock()
     digest = payload_digest(payload)

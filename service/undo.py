@@ -35,6 +35,8 @@ from service.models import (
     MergeLink,
     ParentSession,
     Student,
+    Ticket,
+    TicketKind,
 )
 from service.records import audit, publish, school_uais
 from service.relay.events import role_of
@@ -177,6 +179,7 @@ async def _plan(session: AsyncSession, merge: Merge) -> _Plan:
     if source is None or target is None:
         raise MergeNotFound()
     changes = list(await session.scalars(select(MergeLink).where(MergeLink.merge_id == merge.id)))
+    changes = changes or await _derived_changes(session, merge)
     conflicts: list[dict[str, Any]] = []
     if not changes:
         conflicts.append({"code": "merge_recorded_before_undo", "msg": "this merge predates undo: no record of it"})
@@ -198,6 +201,38 @@ async def _plan(session: AsyncSession, merge: Merge) -> _Plan:
     target_roles = {student_id: legal_guardian for student_id, legal_guardian in rows}
     conflicts += [_link_conflict(change, target_roles.get(change.student_id)) for change in changes]
     return _Plan(merge, source, target, changes, source_students, [item for item in conflicts if item])
+
+
+async def _derived_changes(session: AsyncSession, merge: Merge) -> list[MergeLink]:
+    """For a merge made before `merge_links` existed: its response's child refs, read through the ticket it used
+    (the one used at the very instant of the merge); nothing when that ticket is gone."""
+    ticket = await session.scalar(
+        select(Ticket).where(
+            Ticket.kind == TicketKind.MERGE,
+            Ticket.account_id == merge.target_account_id,
+            Ticket.source_account_id == merge.source_account_id,
+            Ticket.used_at == merge.created_at,
+        )
+    )
+    students = {child["ref"]: child["student_id"] for child in (ticket.children or [])} if ticket else {}
+    response = merge.response
+    items = [
+        *((item, "added") for item in response.get("added", [])),
+        *((item, "role_changed") for item in response.get("roles_changed", [])),
+        *((item, "already_linked") for item in response.get("already_linked", [])),
+    ]
+    if not students or any(item.get("ref") not in students for item, _change in items):
+        return []
+    return [
+        MergeLink(
+            merge_id=merge.id,
+            student_id=students[item["ref"]],
+            change=change,
+            legal_guardian=bool(item["legal_guardian"]),
+            previous_legal_guardian=item.get("previous_legal_guardian"),
+        )
+        for item, change in items
+    ]
 
 
 def _link_conflict(change: MergeLink, current: bool | None) -> dict[str, Any]:

@@ -10,9 +10,11 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from service import journeys, parents
 from service.models import HandoffLink, Journey
+from service.throttling import Caller
 from tests.service.conftest import AGENT_TOKEN, Api, FakeClock
 
 ZOE = {"sub": "oidc|zoe-1", "name": "Zoé"}
@@ -26,9 +28,7 @@ def agent_headers(agent: dict[str, str] = ZOE) -> dict[str, str]:
     return {"Authorization": f"Bearer {AGENT_TOKEN}", "X-Agent": urllib.parse.urlencode(agent)}
 
 
-async def as_agent(
-    api: Api, method: str, path: str, body: Any = None, agent: dict[str, str] = ZOE
-) -> tuple[int, Any]:
+async def as_agent(api: Api, method: str, path: str, body: Any = None, agent: dict[str, str] = ZOE) -> tuple[int, Any]:
     response = await api.client.request(method, path, json=body, headers=agent_headers(agent))
     return response.status, await response.json()
 
@@ -40,7 +40,9 @@ async def new_handoff(api: Api, agent: dict[str, str] = ZOE, **changes: Any) -> 
 
 
 async def redeem(api: Api, payload: str, chat_ref: str = "42") -> tuple[int, Any]:
-    return await api.call("POST", "/v1/handoffs/redeem", {"payload": payload, "channel": "telegram", "chat_ref": chat_ref})
+    return await api.call(
+        "POST", "/v1/handoffs/redeem", {"payload": payload, "channel": "telegram", "chat_ref": chat_ref}
+    )
 
 
 async def test_a_link_carries_an_opaque_payload_within_telegrams_limit_stored_only_as_its_digest(api, context) -> None:
@@ -93,7 +95,9 @@ async def test_a_link_is_redeemed_once_and_every_unusable_payload_gets_the_same_
 async def test_parallel_redeems_of_one_link_have_one_winner_across_service_instances(api, start_api) -> None:
     other = await start_api()
     payload = (await new_handoff(api))["payload"]
-    answers = await asyncio.gather(*(redeem(instance, payload, str(chat)) for chat, instance in enumerate([api, other] * 4)))
+    answers = await asyncio.gather(
+        *(redeem(instance, payload, str(chat)) for chat, instance in enumerate([api, other] * 4))
+    )
     assert sorted(status for status, _ in answers) == [200] + [404] * 7, answers
 
 
@@ -161,7 +165,9 @@ async def test_a_link_request_is_validated_at_the_edge(api, change: dict[str, An
 async def test_a_journey_starts_when_the_bot_says_so_and_stages_only_count_on_a_recent_one(
     api, context, clock: FakeClock
 ) -> None:
-    status, started = await api.call("POST", "/v1/journeys", {"channel": "telegram", "chat_ref": "42", "language": "fr"})
+    status, started = await api.call(
+        "POST", "/v1/journeys", {"channel": "telegram", "chat_ref": "42", "language": "fr"}
+    )
     assert status == 201 and started["journey_id"] >= 1
     await api.session_for("c.martin", "Soleil-Bleu-2026")
     clock.advance(hours=25)
@@ -187,3 +193,20 @@ async def test_the_report_and_undo_are_for_supervisors_only(api) -> None:
     repeated = "sub=a&name=A&role=agent&role=supervisor"
     headers = {"Authorization": f"Bearer {AGENT_TOKEN}", "X-Agent": repeated}
     assert (await api.client.get("/v1/helpdesk/queue", headers=headers)).status == 422
+
+
+async def test_recording_a_stage_costs_one_update_of_the_journeys_table(demo_database, context) -> None:
+    await journeys.start_journey(context, "telegram", "42", "fr")
+    engine = context.sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await parents.log_in(context, "c.martin", "Soleil-Bleu-2026", Caller(client="bot", requester="telegram:42"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    touching = [statement for statement in statements if "journeys" in statement]
+    assert len(touching) == 1 and touching[0].lstrip().upper().startswith("UPDATE"), touching

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from service.models import Account, AuditEvent, GuardianLink, MergeLink, OutboxEvent, Student
+from service.models import Account, AuditEvent, GuardianLink, MergeLink, OutboxEvent, Student, Ticket
 from tests.service.conftest import Api, FakeClock
 from tests.service.test_handoffs import SUPERVISOR, ZOE, as_agent
 
@@ -100,7 +100,9 @@ async def test_undo_reopens_the_source_takes_back_the_moved_links_and_records_wh
     status, answer = await api.login("c.martin7", issued["temporary_password"])
     assert status == 200 and "activation_ticket" in answer
     async with context.reading() as session:
-        events = list(await session.scalars(select(OutboxEvent).where(OutboxEvent.id > before).order_by(OutboxEvent.id)))
+        events = list(
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.id > before).order_by(OutboxEvent.id))
+        )
         actions = list(await session.execute(select(AuditEvent.action, AuditEvent.actor, AuditEvent.details)))
     topics = [event.topic for event in events]
     assert topics == ["guardian_link.removed"] * 2 + ["guardian_link.created"] * 2 + ["account.merge_undone"]
@@ -131,7 +133,9 @@ async def test_undo_restores_a_changed_role_and_keeps_the_links_the_target_had_b
     assert await links(context, "n.bernard") == [("070000005YB", True)]
     assert await links(context, "nadia.bernard") == [("070000005YB", True), ("070000006LB", True)]
     async with context.reading() as session:
-        changed = list(await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "guardian_link.role_changed")))
+        changed = list(
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "guardian_link.role_changed"))
+        )
     assert [(event.payload["role"], event.payload["previous_role"]) for event in changed] == [
         ("other_guardian", "legal_guardian"),
         ("legal_guardian", "other_guardian"),
@@ -157,7 +161,9 @@ async def test_undo_is_refused_after_the_window_for_unknown_merges_and_without_a
     assert status == 422 and "K7QX" not in str(secret)
     status, unknown = await undo(api, "00000000-0000-0000-0000-000000000000")
     assert (status, unknown["error"]["code"]) == (404, "merge_not_found")
-    status, plain = await as_agent(api, "POST", f"/v1/helpdesk/merges/{merged['merge_id']}/undo", {"reason": REASON}, ZOE)
+    status, plain = await as_agent(
+        api, "POST", f"/v1/helpdesk/merges/{merged['merge_id']}/undo", {"reason": REASON}, ZOE
+    )
     assert (status, plain["error"]["code"]) == (403, "supervisor_only")
     clock.advance(days=30, seconds=1)
     status, late = await undo(api, merged["merge_id"])
@@ -203,12 +209,24 @@ async def test_undo_is_refused_when_the_target_was_merged_since_or_the_source_ch
         source = await session.scalar(select(Account).where(Account.identifier == "c.martin7"))
         student = await session.scalar(select(Student.id).where(Student.ine == "070000001LM"))
         assert source is not None and student is not None
-        session.add(GuardianLink(student_id=student, account_id=source.id, legal_guardian=True, created_at=source.created_at))
+        session.add(
+            GuardianLink(student_id=student, account_id=source.id, legal_guardian=True, created_at=source.created_at)
+        )
     assert await conflict_codes(api, merged["merge_id"]) == ["source_links_changed"]
 
 
-async def test_a_merge_recorded_before_undo_existed_is_refused_with_its_own_code(api, context) -> None:
+async def test_a_merge_recorded_before_undo_existed_is_read_from_its_answer_and_ticket(api, context) -> None:
+    merged = await merge_nadia(api)
+    async with context.transaction() as session:
+        await session.execute(delete(MergeLink).where(MergeLink.merge_id == merged["merge_id"]))
+    status, undone = await undo(api, merged["merge_id"])
+    assert status == 200, undone
+    assert await links(context, "n.bernard") == [("070000005YB", True)]
+
+
+async def test_a_merge_recorded_before_undo_without_its_ticket_is_refused_with_its_own_code(api, context) -> None:
     merged = await merge_c_martin7(api)
     async with context.transaction() as session:
         await session.execute(delete(MergeLink).where(MergeLink.merge_id == merged["merge_id"]))
+        await session.execute(update(Ticket).where(Ticket.kind == "merge").values(children=[]))
     assert await conflict_codes(api, merged["merge_id"]) == ["merge_recorded_before_undo"]

@@ -49,7 +49,11 @@ def escalation(number: int, created: str, first_answer_after: int | None) -> lis
     )
     rows: list[Any] = [item]
     if first_answer_after is not None:
-        for offset, sender, kind in ((5, "agent", "claimed"), (first_answer_after, "agent", "text"), (9999, "agent", "text")):
+        for offset, sender, kind in (
+            (5, "agent", "claimed"),
+            (first_answer_after, "agent", "text"),
+            (9999, "agent", "text"),
+        ):
             rows.append(
                 HelpdeskMessage(
                     escalation_id=number,
@@ -133,7 +137,11 @@ async def test_the_funnel_of_one_paris_day_with_abandonment_and_medians(api: Api
         "median_seconds_to_first_answer": 120,
     }
     empty = await report(api, "2026-12-01", "2026-12-31")
-    assert (empty["started"], empty["median_seconds_to_merge"], empty["median_seconds_to_first_answer"]) == (0, None, None)
+    assert (empty["started"], empty["median_seconds_to_merge"], empty["median_seconds_to_first_answer"]) == (
+        0,
+        None,
+        None,
+    )
     assert empty["abandoned_by_stage"] == {"started": 0, "logged_in": 0, "preview_seen": 0, "escalated": 0}
 
 
