@@ -146,6 +146,7 @@ async def test_handoff_post_needs_csrf(pages_console: Callable[..., Any]) -> Non
 async def test_handoff_refused_when_bot_username_is_missing(pages_console: Callable[..., Any]) -> None:
     """No link is created (and lost) when the console cannot build it."""
     agent = await pages_console(bot_username="")
+    assert "aucun lien ne peut être créé" in (await agent.get("/handoffs"))[1]
     status, page, _ = await agent.post("/handoffs", {"language": "fr", "start_at": "log_in"})
     assert status == 503 and "RATTACHER_CONSOLE_BOT_USERNAME" in page and not agent.fake.handoffs
 

@@ -95,9 +95,25 @@ def progress_view(handoff: Handoff) -> dict[str, Any]:
     }
 
 
+def _configured(request: web.Request) -> bool:
+    """True when the bot's username can make a Telegram link."""
+    try:
+        deep_link(bot_username_of(request), "check")
+    except DeepLinkError:
+        return False
+    return True
+
+
 def _page_context(request: web.Request, **context: Any) -> dict[str, Any]:
     """What every hand-off template receives."""
-    return {"languages": LANGUAGES, "start_points": START_POINTS, "states": STATES, "when": when, **context}
+    return {
+        "configured": _configured(request),
+        "languages": LANGUAGES,
+        "start_points": START_POINTS,
+        "states": STATES,
+        "when": when,
+        **context,
+    }
 
 
 async def _recent(request: web.Request) -> list[Handoff]:
