@@ -327,10 +327,10 @@ async def test_report_csv_download(pages_console: Callable[..., Any]) -> None:
 
 def test_actor_label_hides_other_agents_subjects() -> None:
     """Agents see first names only: another agent's identity-provider subject never reaches the page."""
-    assert accounts.actor_label("agent:oidc|zoe-1", "oidc|zoe-1") == "vous"
-    assert accounts.actor_label("agent:oidc|marc-2", "oidc|zoe-1") == "un conseiller"
-    assert accounts.actor_label("bot", "oidc|zoe-1") == "le robot"
-    assert accounts.actor_label(None, "oidc|zoe-1") == "—"
+    assert accounts.actor_label("agent:you") == "vous"
+    assert accounts.actor_label("agent") == "un conseiller"
+    assert accounts.actor_label("bot") == "le robot"
+    assert accounts.actor_label(None) == "—"
 
 
 @pytest.mark.parametrize(

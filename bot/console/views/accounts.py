@@ -77,13 +77,13 @@ ACTIONS = {
 ACTORS = {"bot": "le robot", "school": "l’établissement", "system": "le service"}
 
 
-def actor_label(actor: str | None, me: str) -> str:
-    """Who did it, without another agent's identity-provider subject (agents see first names only)."""
+def actor_label(actor: str | None) -> str:
+    """Who did it, as the service shows it: `agent:you` (the reader), `agent` (another agent), `bot`, a school…"""
     if not actor:
         return "—"
-    kind, _, subject = actor.partition(":")
+    kind, _, who = actor.partition(":")
     if kind == "agent":
-        return "vous" if subject == me else "un conseiller"
+        return "vous" if who == "you" else "un conseiller"
     return ACTORS.get(kind, kind)
 
 
@@ -160,7 +160,7 @@ async def account_page(request: web.Request) -> web.Response:
         return render_page(request, "accounts.html", context, status=404)
     context = _common(
         account=history,
-        who=lambda actor: actor_label(actor, agent.subject),
+        who=actor_label,
         supervisor=agent.supervisor,
         undone=request.query.get("undone"),
         conflicts=CONFLICTS,
