@@ -107,7 +107,7 @@ def configure_logging() -> None:
 
 async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
     """The bot against the service at settings.service_url, polling or webhook, until `stop`."""
-    from bot.telegram.application import build_application, serve_polling
+    from bot.telegram.application import build_application, helpdesk_poller, serve_polling
     from bot.telegram.channel import TelegramChannel
     from bot.telegram.webhook import serve_webhook
     from conversations.runtime import dialog_engine
@@ -120,11 +120,12 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
             send_attempts=settings.send_attempts,
             retry_delay_seconds=settings.send_retry_delay_seconds,
         )
+        application = build_application(settings, channel, with_updater=not settings.webhook_url)
+        poller = helpdesk_poller(engine, channel, application)
         if settings.webhook_url:
-            application = build_application(settings, channel, with_updater=False)
-            await serve_webhook(application, channel, settings, stop)
+            await serve_webhook(application, channel, settings, stop, poller)
         else:
-            await serve_polling(build_application(settings, channel), settings, stop)
+            await serve_polling(application, settings, stop, poller)
 
 
 async def serve_service_and_bot(
