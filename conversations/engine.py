@@ -106,7 +106,9 @@ class DialogEngine:
             step = record.state.step
             reads_secret = inbound.kind == "text" and step in SECRET_STEPS and record.state.helpdesk is None
             journey_due = starts_journey(record.state, now)
+            inbound, payload = helpdesk.take_handoff_payload(inbound)
             turn = self._turn(record, inbound.language, now)
+            turn.handoff_payload = payload
             mask = turn._("[password hidden]")
             if reads_secret:
                 pasted_secret, parent_line = False, mask

@@ -12,6 +12,7 @@ the chosen point with a one-line summary.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -40,7 +41,7 @@ from conversations.turn import AGENT_ACTION, Move, Turn, decode_button
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HANDOFF_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{20,64}")  # "h" + 43 characters; never a temporary password's shape
 AGENT_LINE = N_("💬 {name}, helpdesk:\n{text}")
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
 MONTHS = (
@@ -394,12 +395,20 @@ def hand_back(turn: Turn, resume_point: str) -> None:
 # --- hand-off links: /start <payload> ---------------------------------------------------------------
 
 
+def take_handoff_payload(inbound: Inbound) -> tuple[Inbound, str]:
+    """/start with a hand-off payload: the message without it (for screening and the transcript), and the payload."""
+    command = find_command(inbound.command) if inbound.kind == "command" else None
+    argument = inbound.text.strip()
+    if command is None or command.name != "start" or not HANDOFF_PAYLOAD.fullmatch(argument):
+        return inbound, ""
+    return dataclasses.replace(inbound, text=""), argument
+
+
 async def start(turn: Turn, argument: str) -> Move:
     """/start: with a hand-off payload, start where the agent said; otherwise (or if it is not valid) start over."""
-    payload = argument.strip()
-    if not payload:
+    if not (turn.handoff_payload or argument.strip()):
         return await h.restart(turn, argument)
-    handoff = await redeemed(turn, payload)
+    handoff = await redeemed(turn, turn.handoff_payload) if turn.handoff_payload else None
     if handoff is None:
         turn.say(turn._("This link is no longer valid (it was already used, or it has expired). Let's start here."))
         return await h.restart(turn, "")
@@ -409,8 +418,6 @@ async def start(turn: Turn, argument: str) -> Move:
 
 async def redeemed(turn: Turn, payload: str) -> Handoff | None:
     """The hand-off behind the payload, or None: used, expired, forged, or the service not answering."""
-    if not HANDOFF_PAYLOAD.fullmatch(payload):
-        return None
     try:
         handoff = await turn.service.redeem_handoff(turn.requester, payload)
     except ServiceError as error:

@@ -461,6 +461,8 @@ class FakeAccountService:
 
     async def lease_deliveries(self, wait_seconds: int) -> DeliveryBatch:
         self._available()
+        expired = [message_id for lease in list(self.helpdesk.leased) for message_id in self.helpdesk.leased.pop(lease)]
+        self.helpdesk.pending[:0] = [self.helpdesk.in_lease[message_id] for message_id in expired]  # leases expire now
         if not self.helpdesk.pending:
             return DeliveryBatch(lease=None, deliveries=[])
         lease = secrets.token_urlsafe(8)
