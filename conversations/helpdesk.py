@@ -128,7 +128,7 @@ async def talk_to_agent(turn: Turn, _argument: str) -> Move:
         turn.say(
             _(
                 "Meanwhile, you can write here: your messages are added to your request. "
-                "To withdraw it and come back to me, type /annuler."
+                "To withdraw it and come back to me, type /cancel."
             )
         )
     return Move.quiet()
@@ -241,7 +241,7 @@ async def helpdesk_button(turn: Turn, data: str) -> None:
     if decode_button(data, turn.state) == AGENT_ACTION:
         await talk_to_agent(turn, "")
         return
-    turn.notice = turn._("The helpdesk has your request. To come back to me, type /annuler.")
+    turn.notice = turn._("The helpdesk has your request. To come back to me, type /cancel.")
 
 
 def say_in_helpdesk(turn: Turn) -> None:
@@ -249,7 +249,7 @@ def say_in_helpdesk(turn: Turn) -> None:
     turn.say(
         turn._(
             "You are in contact with the helpdesk: your messages go to the agent. "
-            "To withdraw your request and come back to me, type /annuler."
+            "To withdraw your request and come back to me, type /cancel."
         )
     )
 
@@ -286,7 +286,7 @@ async def forward(turn: Turn, text: str) -> None:
         turn.say(
             turn._("Passed on to the helpdesk (reference {reference}).").format(reference=link.reference)
             + " "
-            + turn._("To come back to me, type /annuler.")
+            + turn._("To come back to me, type /cancel.")
         )
 
 
@@ -331,7 +331,7 @@ def apply_delivery(turn: Turn, delivery: Delivery) -> None:
         turn.say(
             turn._(
                 "{name}, from the helpdesk, has taken your request. Write here: your messages go to them. "
-                "To end the conversation and come back to me, type /annuler."
+                "To end the conversation and come back to me, type /cancel."
             ).format(name=name)
         )
         if ours:
