@@ -40,6 +40,7 @@ CHANNEL_NAME = "terminal"
 CHAT_KEY = f"{CHANNEL_NAME}:local"
 DEFAULT_DATABASE = Path("var") / "rattacher-demo.db"
 BOT_PREFIX = "Rattacher › "
+IN_PROCESS_POLL_WAIT_SECONDS = 1  # the service stops only once the deliveries long poll it is serving ends
 PARENT_PREFIX = N_("You › ")
 
 DEMO_BANNER = N_(
@@ -83,7 +84,8 @@ def run_demo(arguments: argparse.Namespace) -> int:
 async def demo(database: Path, *, reset: bool, language: str | None) -> None:
     """Start the service on the demo database, then chat in the terminal."""
     database_url = f"sqlite+aiosqlite:///{database.resolve()}"
-    settings = DialogSettings(database_url=database_url)
+    # The service runs in this process: a short long poll, so that it stops at once when the demo ends.
+    settings = DialogSettings(database_url=database_url, helpdesk_poll_wait_seconds=IN_PROCESS_POLL_WAIT_SECONDS)
     require_catalogs(settings.locales_dir)  # a missing catalog stops the demo before any file is written
     database.parent.mkdir(parents=True, exist_ok=True)
     if reset:

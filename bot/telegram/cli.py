@@ -105,8 +105,11 @@ def configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
-    """The bot against the service at settings.service_url, polling or webhook, until `stop`."""
+async def serve_bot(settings: TelegramSettings, stop: asyncio.Event, *, poll_wait_seconds: int | None = None) -> None:
+    """The bot against the service at settings.service_url, polling or webhook, until `stop`.
+
+    `poll_wait_seconds`: the helpdesk deliveries' long poll (default: the dialog settings').
+    """
     from bot.telegram.application import build_application, helpdesk_poller, serve_polling
     from bot.telegram.channel import TelegramChannel
     from bot.telegram.webhook import serve_webhook
@@ -114,7 +117,9 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
     from conversations.settings import DialogSettings
 
     service_token = settings.service_token.get_secret_value() if settings.service_token else ""
-    async with dialog_engine(DialogSettings(), service_url=settings.service_url, service_token=service_token) as engine:
+    overrides = {} if poll_wait_seconds is None else {"helpdesk_poll_wait_seconds": poll_wait_seconds}
+    dialog_settings = DialogSettings(**overrides)  # type: ignore[arg-type]
+    async with dialog_engine(dialog_settings, service_url=settings.service_url, service_token=service_token) as engine:
         channel = TelegramChannel(
             engine,
             send_attempts=settings.send_attempts,
@@ -144,7 +149,8 @@ async def serve_service_and_bot(
                 "webhook_url": None,
             }
         )
-        await serve_bot(bot_settings, stop)
+        # The service stops only once the deliveries long poll it serves ends: a short one, in the same process.
+        await serve_bot(bot_settings, stop, poll_wait_seconds=1)
 
 
 def serve_until_signalled(settings: TelegramSettings, serve: Callable[[asyncio.Event], Awaitable[None]]) -> int:
