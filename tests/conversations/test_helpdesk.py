@@ -262,7 +262,9 @@ async def test_an_escalation_ended_elsewhere_gives_the_dialog_back(
     assert "Que voulez-vous faire\u00a0?" in chat.last_text
 
 
-async def test_a_hand_off_link_starts_where_the_agent_said(chat: Chat, fake_service: FakeAccountService) -> None:
+async def test_a_hand_off_link_starts_where_the_agent_said(
+    chat: Chat, fake_service: FakeAccountService, database_url: str
+) -> None:
     fake_service.helpdesk.handoffs[PAYLOAD] = Handoff(
         handoff_id=1,
         journey_id=5,
@@ -280,6 +282,9 @@ async def test_a_hand_off_link_starts_where_the_agent_said(chat: Chat, fake_serv
     assert fake_service.helpdesk.journeys == [(chat.chat_key, "en")], "the redeem started the journey"
     await chat.text(KEEP[1])
     assert "Login successful with the account c.martin." in chat.last_text
+    state, _credentials = await stored_chat(database_url, chat.chat_key)
+    assert PAYLOAD not in state.model_dump_json(), "the hand-off payload is kept out of the transcript"
+    assert state.transcript[0].text == "/start"
 
     again = Chat(chat.engine, chat_key="test:again")
     await again.command("start", PAYLOAD)
