@@ -123,7 +123,7 @@ class DialogEngine:
             outcome = Outcome(
                 replies=turn.replies(),
                 delete_inbound=reads_secret or pasted_secret,
-                expects_secret=turn.state.step in SECRET_STEPS,
+                expects_secret=expects_secret(turn.state),
                 notice=turn.notice,
             )
             record.state, record.credentials = turn.state, turn.credentials
@@ -146,7 +146,7 @@ class DialogEngine:
             now = self._clock()
             turn = self._turn(record, delivery.language, now)
             helpdesk.apply_delivery(turn, delivery)
-            outcome = Outcome(replies=turn.replies(), expects_secret=turn.state.step in SECRET_STEPS)
+            outcome = Outcome(replies=turn.replies(), expects_secret=expects_secret(turn.state))
             record.state, record.credentials = turn.state, turn.credentials
             for reply in outcome.replies:
                 record.state.remember(now, "bot", reply.text)
@@ -344,6 +344,11 @@ async def helpdesk_safely(turn: Turn, inbound: Inbound, *, pasted_secret: bool) 
         turn.restore(state, credentials, checkpoint)
         reply_to(turn, error)
         return True
+
+
+def expects_secret(state: DialogState) -> bool:
+    """The next text is read as a password (never in helpdesk mode: it goes to the agent, screened)."""
+    return state.step in SECRET_STEPS and state.helpdesk is None
 
 
 def starts_journey(state: DialogState, now: datetime) -> bool:

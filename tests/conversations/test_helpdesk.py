@@ -323,3 +323,18 @@ async def test_the_service_down_in_helpdesk_mode_keeps_the_escalation(
     fake_service.unavailable = False
     state, _credentials = await stored_chat(database_url, chat.chat_key)
     assert state.helpdesk is not None
+
+
+async def test_at_a_password_step_the_helpdesk_mode_reads_messages_as_messages(
+    chat: Chat, fake_service: FakeAccountService
+) -> None:
+    await chat.command("start")
+    await chat.press("Rattacher un enfant")
+    asked = await chat.text(KEEP[0])
+    assert asked.expects_secret
+    escalated = await chat.command("conseiller")
+    assert not escalated.expects_secret, "the next line goes to the agent: not read as a password"
+    said = await chat.text("Je ne me souviens plus du mot de passe")
+    assert not said.delete_inbound
+    assert open_escalation(fake_service).parent_messages == ["Je ne me souviens plus du mot de passe"]
+    assert fake_service.received_passwords == [], "nothing was sent to be verified"
