@@ -20,6 +20,8 @@ class DialogSettings(BaseSettings):
     service_timeout_seconds: float = Field(default=10.0, gt=0)  # each HTTP call to the service
     max_attempts_per_step: int = Field(default=3, ge=1)  # invalid inputs: asked again twice, then an agent offered
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock
+    helpdesk_poll_wait_seconds: int = Field(default=20, ge=0, le=25)  # long poll of the helpdesk's deliveries
+    helpdesk_retry_seconds: float = Field(default=2.0, gt=0)  # pause after the service failed a long poll
     # Personal data retention (docs/privacy.md): a chat idle this long loses its dialog state and transcript.
     retention_dialog_days: int = Field(default=30, ge=1, le=3650)
     purge_batch_size: int = Field(default=500, ge=1, le=10000)  # chats deleted per transaction
