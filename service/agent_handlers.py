@@ -151,7 +151,7 @@ async def handoff_events(request: web.Request) -> web.StreamResponse:
                 after = item.id
                 merged = merged or item.stage == journeys.Stage.MERGED
             remaining = deadline - loop.time()
-            if merged or remaining <= 0:
+            if merged or remaining <= 0 or context.helpdesk_pulse.closed:
                 break
             if loop.time() >= next_beat:
                 await response.write(b": keep-alive\n\n")

@@ -201,7 +201,7 @@ async def lease_deliveries(context: ServiceContext, wait_seconds: float) -> Leas
     while True:
         leased = await _lease_once(context)
         remaining = deadline - loop.time()
-        if leased.deliveries or remaining <= 0:
+        if leased.deliveries or remaining <= 0 or context.helpdesk_pulse.closed:
             return leased
         await context.helpdesk_pulse.wait(min(context.settings.helpdesk_poll_interval_seconds, remaining))
 
