@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
+
+import pytest
 
 from bot.console.settings import ConsoleSettings
 from tests.console.conftest import Browser, RunningService, csrf_in, demo_sign_in
@@ -67,3 +70,25 @@ async def test_the_console_relays_the_parents_lines_as_server_sent_events(
     signed_out = user_agent(demo_console.public_url)
     async with signed_out.http.get(events_url) as refused:
         assert refused.status == 401
+
+
+async def test_an_agent_leaving_the_page_ends_the_stream_quietly(
+    service: RunningService,
+    demo_console: ConsoleSettings,
+    user_agent: Callable[[str], Browser],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Closing the page is the normal end of an event stream: no error logged (the demo prints errors in the
+    terminal the parent types in)."""
+    created = await service.escalate()
+    agent = user_agent(demo_console.public_url)
+    await demo_sign_in(agent)
+    events_url = f"{demo_console.public_url}/escalations/{created['escalation_id']}/events"
+    async with agent.http.get(events_url) as stream:
+        assert (await stream.content.readline()).startswith(b"retry:")
+        stream.connection.transport.abort()  # type: ignore[union-attr]  # the browser goes away
+    for text in ("Vous êtes là ?", "Allô ?"):
+        await service.parent_says(created["escalation_id"], text)
+    await asyncio.sleep(1.5)  # the service's stream polls every 0.5 s: the console has tried to relay both
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == [], [record.getMessage() for record in errors]

@@ -188,19 +188,19 @@ async def conversation_events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    await response.prepare(request)
-    await response.write(b"retry: 1000\n\n")  # reconnect within a second when the service ends a stream
     try:
+        await response.prepare(request)
+        await response.write(b"retry: 1000\n\n")  # reconnect within a second when the service ends a stream
         if first is not None:
             await response.write(encode(first))
             async for event in events:
                 await response.write(encode(event))
     except ServiceError:
         pass  # the browser's EventSource reconnects with Last-Event-ID
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:
+        pass  # the agent left the page or closed the browser: the normal end of a stream, not an error
+    finally:
         await events.aclose()
-        raise
-    await events.aclose()
     return response
 
 
