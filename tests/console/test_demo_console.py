@@ -1,0 +1,101 @@
+"""`rattacher demo` in a real process, both sides: the parent types /conseiller in the terminal, an agent answers in
+the demo's console (local sign-in) and the terminal prints the answer; the parent's next line reaches the console."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.console.conftest import Browser, csrf_in, demo_sign_in
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Terminal:
+    """The demo's terminal through pipes: what was printed so far, and lines typed."""
+
+    process: asyncio.subprocess.Process
+    printed: str = ""
+
+    async def shows(self, text: str, timeout: float = 30.0) -> str:
+        """Read the output until `text` appears; everything printed so far."""
+        assert self.process.stdout is not None
+        async with asyncio.timeout(timeout):
+            while text not in self.printed:
+                chunk = await self.process.stdout.read(4096)
+                assert chunk, f"the demo ended before showing {text!r}: {self.printed[-2000:]}"
+                self.printed += chunk.decode()
+        return self.printed
+
+    async def types(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+
+@asynccontextmanager
+async def running_demo(cwd: Path) -> AsyncIterator[Terminal]:
+    """`python -m bot.cli demo` in `cwd`, unbuffered, without the caller's RATTACHER_ settings; ended by EOF."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("RATTACHER_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "demo",
+        cwd=cwd,
+        env=environment | {"PYTHONUNBUFFERED": "1"},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    terminal = Terminal(process)
+    try:
+        yield terminal
+    finally:
+        if process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.close()
+        try:
+            async with asyncio.timeout(20):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def test_a_newcomer_asks_in_the_terminal_and_an_agent_answers_in_the_demo_console(
+    tmp_path: Path, user_agent: Callable[[str], Browser]
+) -> None:
+    async with running_demo(tmp_path) as terminal:
+        printed = await terminal.shows("Que voulez-vous faire")
+        match = re.search(
+            r"Console des conseillers \(connexion locale de démonstration\)\s*:\s*(http://localhost:\d+)", printed
+        )
+        assert match, printed
+        await terminal.types("/conseiller")
+        await terminal.shows("J’ai transmis votre demande à l’assistance")
+
+        agent = user_agent(match.group(1))
+        await demo_sign_in(agent, "Zoé")
+        _status, queue, _url = await agent.get("/")
+        [escalation_id] = re.findall(r'data-escalation-id="(\d+)"', queue)
+        page = f"/escalations/{escalation_id}"
+        _status, body, _url = await agent.post(page + "/claim", {"csrf_token": csrf_in(queue)})
+        await terminal.shows("Zoé, de l’assistance, a pris votre demande")
+        await agent.post(page + "/reply", {"csrf_token": csrf_in(body), "text": "Bonjour, ici Zoé."})
+        await terminal.shows("Bonjour, ici Zoé.", timeout=5)
+
+        await terminal.types("Merci, j’ai le courrier.")
+        await terminal.shows("Transmis à l’assistance")
+        _status, body, _url = await agent.get(page)
+        assert "Merci, j’ai le courrier." in body
+    assert terminal.process.returncode == 0, terminal.printed[-2000:]
+    assert "Traceback" not in terminal.printed and "ERROR" not in terminal.printed, terminal.printed[-3000:]
