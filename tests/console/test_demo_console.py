@@ -97,5 +97,10 @@ async def test_a_newcomer_asks_in_the_terminal_and_an_agent_answers_in_the_demo_
         await terminal.shows("Transmis à l’assistance")
         _status, body, _url = await agent.get(page)
         assert "Merci, j’ai le courrier." in body
+
+        form = {"csrf_token": csrf_in(body), "resume_point": "start_merge", "note": "Je vous rends au robot."}
+        await agent.post(page + "/hand-back", form)
+        printed = await terminal.shows("De retour avec moi")
+        assert printed.index("Je vous rends au robot.") < printed.index("De retour avec moi")
     assert terminal.process.returncode == 0, terminal.printed[-2000:]
     assert "Traceback" not in terminal.printed and "ERROR" not in terminal.printed, terminal.printed[-3000:]

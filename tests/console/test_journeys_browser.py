@@ -191,6 +191,9 @@ async def test_a_hand_off_link_from_the_console_opened_on_telegram_then_undone_b
         fake_bot_api.user_sends(parent.chat, f"/start {payload}")
         await french.reply_containing(french._(LINK_USED), before)
         await french.reply_containing(french._("What would you like to do?"), before)
+        stranger = TelegramParent(fake_bot_api, user_id=9303, language_code="fr")
+        forged = payload[:-1] + ("A" if payload[-1] != "A" else "B")
+        await stranger.send_and_wait(f"/start {forged}", stranger._(LINK_USED))
 
         supervisor = await new_page()
         await browser_sign_in(supervisor, journeys_console, oidc_provider, "sam-3", SAM)
