@@ -17,7 +17,7 @@ from bot.console.oidc import OidcClient
 from bot.console.service_client import ConsoleServiceClient
 from bot.console.sessions import Clock, CookieCodec, utc_now
 from bot.console.settings import ConsoleSettings
-from bot.console.views import accounts, auth, escalations, handoffs, queue, report
+from bot.console.views import accounts, auth, escalations, handoffs, language, queue, report
 from bot.console.web import (
     CLOCK_KEY,
     COOKIES_KEY,
@@ -32,7 +32,7 @@ from bot.console.web import (
 )
 
 # Every page module of the console; each exposes add_routes(app). console-pages adds handoffs, accounts, report.
-VIEWS: tuple[ModuleType, ...] = (auth, queue, escalations, handoffs, accounts, report)
+VIEWS: tuple[ModuleType, ...] = (auth, queue, escalations, handoffs, accounts, report, language)
 
 MAX_FORM_BYTES = 64 * 1024
 

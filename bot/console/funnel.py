@@ -81,7 +81,8 @@ def funnel_rows(report: Report) -> list[Row]:
     counts = {"started": report.started, "logged_in": report.logged_in, "preview_seen": report.preview_seen}
     counts["merged"] = report.merged
     return [
-        Row("entonnoir", key, _(label), counts[key], _share(counts[key], report.started)) for key, label in FUNNEL_STAGES
+        Row("entonnoir", key, _(label), counts[key], _share(counts[key], report.started))
+        for key, label in FUNNEL_STAGES
     ]
 
 

@@ -21,10 +21,14 @@ from babel.messages.pofile import read_po
 
 from conversations.i18n import SUPPORTED_LANGUAGES, CatalogMissing, locales_root
 
+__all__ = ["SUPPORTED_LANGUAGES", "CatalogMissing"]
+
 CONSOLE_DOMAIN = "console"
 DEFAULT_LANGUAGE = "fr"
 LANGUAGE_COOKIE = "console_language"
 HTML_LANGUAGES = {"fr": "fr", "en": "en"}
+# The switch names the other language in that language (never translated): (code, name).
+SWITCH_TO = {"fr": ("en", "English"), "en": ("fr", "Français")}
 
 _language: ContextVar[str] = ContextVar("console_language", default=DEFAULT_LANGUAGE)
 

@@ -20,6 +20,7 @@ __all__ = ["ServiceError"]
 PARIS = ZoneInfo("Europe/Paris")
 Model = TypeVar("Model", bound=BaseModel)
 
+
 def when(moment: datetime | None) -> str:
     """Write an instant as Paris time: « 29/11/2026 à 12:05 » (« 29/11/2026 at 12:05 »)."""
     if moment is None:

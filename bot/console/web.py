@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
-from bot.console.i18n import HTML_LANGUAGES, N_, _, current_language, language_of, use_language
+from bot.console.i18n import HTML_LANGUAGES, N_, SWITCH_TO, _, current_language, language_of, use_language
 from bot.console.oidc import OidcClient
 from bot.console.service_client import AgentIdentity, ConsoleServiceClient, ServiceError
 from bot.console.sessions import SESSION_COOKIE, Clock, CookieCodec, Session
@@ -276,6 +276,7 @@ def page_context(request: web.Request, *, consume_flashes: bool = True) -> dict[
         "path": request.path,
         "nav": navigation(agent),
         "lang": HTML_LANGUAGES[current_language()],
+        "switch_to": SWITCH_TO[current_language()],
     }
 
 

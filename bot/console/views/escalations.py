@@ -56,7 +56,11 @@ def message_view(message: Mapping[str, Any]) -> dict[str, Any]:
     kind = str(message.get("kind", "text"))
     name = message.get("agent_first_name")
     if kind == "text":
-        who = _("{name} (agent)").format(name=name) if sender == "agent" and name else filters.word(sender, filters.SENDERS)
+        who = (
+            _("{name} (agent)").format(name=name)
+            if sender == "agent" and name
+            else filters.word(sender, filters.SENDERS)
+        )
         text = str(message.get("text") or "")
     else:
         who = name or filters.word(sender, filters.SENDERS)
@@ -131,11 +135,15 @@ async def reply(request: web.Request) -> web.Response:
     if not text:
         flash(request, "error", _("Write a reply before sending it."))
     elif len(text) > MAX_REPLY:
-        flash(request, "error", ngettext(
+        flash(
+            request,
+            "error",
+            ngettext(
                 "The reply is longer than {count} character: shorten it.",
                 "The reply is longer than {count} characters: shorten it.",
                 MAX_REPLY,
-            ).format(count=MAX_REPLY))
+            ).format(count=MAX_REPLY),
+        )
     else:
         await _act(request, "replies", {"text": text}, "")
     raise web.HTTPFound(page_of(escalation_id(request)) + "#reponse")
@@ -150,11 +158,15 @@ async def hand_back(request: web.Request) -> web.Response:
     if resume_point not in filters.RESUME_POINTS:
         flash(request, "error", _("Choose where the bot takes over."))
     elif len(note) > MAX_NOTE:
-        flash(request, "error", ngettext(
+        flash(
+            request,
+            "error",
+            ngettext(
                 "The note is longer than {count} character: shorten it.",
                 "The note is longer than {count} characters: shorten it.",
                 MAX_NOTE,
-            ).format(count=MAX_NOTE))
+            ).format(count=MAX_NOTE),
+        )
     else:
         body: dict[str, Any] = {"resume_point": resume_point}
         if note:

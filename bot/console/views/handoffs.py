@@ -76,7 +76,9 @@ def read_handoff_form(form: dict[str, str]) -> HandoffForm:
         typed.errors["start_at"] = _("Choose the step where the parent starts.")
     if len(typed.keep_identifier) > IDENTIFIER_LIMIT:
         typed.errors["keep_identifier"] = ngettext(
-            "The identifier has at most {count} character.", "The identifier has at most {count} characters.", IDENTIFIER_LIMIT
+            "The identifier has at most {count} character.",
+            "The identifier has at most {count} characters.",
+            IDENTIFIER_LIMIT,
         ).format(count=IDENTIFIER_LIMIT)
     elif typed.keep_identifier and not typed.keep_identifier.isprintable():
         typed.errors["keep_identifier"] = _("The identifier contains invisible characters: type it again.")
@@ -96,7 +98,12 @@ def progress_view(handoff: Handoff) -> dict[str, Any]:
         "state_label": _(STATES[handoff.state]) if handoff.state in STATES else handoff.state,
         "finished": handoff.finished,
         "progress": [
-            {"id": step.id, "stage": step.stage, "label": _(STAGES[step.stage]) if step.stage in STAGES else step.stage, "at": when(step.at)}
+            {
+                "id": step.id,
+                "stage": step.stage,
+                "label": _(STAGES[step.stage]) if step.stage in STAGES else step.stage,
+                "at": when(step.at),
+            }
             for step in handoff.progress
         ],
     }

@@ -78,7 +78,12 @@ async def report_page(request: web.Request) -> web.Response:
     """GET /report: the period chooser, the funnel chart and the table (supervisors only)."""
     supervisor_of(request)
     period = read_period(request.query, today_in_paris())
-    context: dict[str, Any] = {"period": period, "sections": translated(SECTIONS), "day": day, "duration_text": duration_text}
+    context: dict[str, Any] = {
+        "period": period,
+        "sections": translated(SECTIONS),
+        "day": day,
+        "duration_text": duration_text,
+    }
     if period.errors:
         return render_page(request, "report.html", {**context, "report": None}, status=400)
     report = await _report(request, period)
