@@ -3,7 +3,16 @@
 Message ids are English; French is the default (RATTACHER_CONSOLE_LANGUAGE=fr), English the other language.
 The request's language lives in a context variable set by `language_middleware`, so module tables marked with
 `N_` and helpers far from the request translate with `_()`/`ngettext` at use time. Templates use Jinja2's i18n
-extension (`{% trans %}`, `_()`), bound to the same functions.
+extension (`{% trans %}`, `_()`, `ngettext()`, all trimmed), bound to the same functions; words the scripts
+show come from data- attributes of the page. Its own domain keeps the agents' words out of the parents' catalog
+(and of its French typography rules). After changing console strings:
+
+    .venv/bin/pybabel extract -F locales/console.cfg --no-location --sort-output --project=rattacher \
+        --copyright-holder=Rattacher -o locales/console.pot bot/console
+    .venv/bin/pybabel update -D console -i locales/console.pot -d locales --no-fuzzy-matching --ignore-obsolete
+
+then fill every empty msgstr of locales/{fr,en}/LC_MESSAGES/console.po (tests/conversations/test_catalogs.py
+fails on a missing, fuzzy or stale message, or differing placeholders).
 """
 
 from __future__ import annotations
