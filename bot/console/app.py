@@ -12,12 +12,12 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from bot.console import filters
+from bot.console import filters, i18n
 from bot.console.oidc import OidcClient
 from bot.console.service_client import ConsoleServiceClient
 from bot.console.sessions import Clock, CookieCodec, utc_now
 from bot.console.settings import ConsoleSettings
-from bot.console.views import accounts, auth, escalations, handoffs, queue, report
+from bot.console.views import accounts, auth, escalations, handoffs, language, queue, report
 from bot.console.web import (
     CLOCK_KEY,
     COOKIES_KEY,
@@ -26,12 +26,13 @@ from bot.console.web import (
     SETTINGS_KEY,
     TEMPLATES_KEY,
     error_pages_middleware,
+    language_middleware,
     security_headers_middleware,
     session_middleware,
 )
 
 # Every page module of the console; each exposes add_routes(app). console-pages adds handoffs, accounts, report.
-VIEWS: tuple[ModuleType, ...] = (auth, queue, escalations, handoffs, accounts, report)
+VIEWS: tuple[ModuleType, ...] = (auth, queue, escalations, handoffs, accounts, report, language)
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -42,13 +43,18 @@ def static_directory() -> Path:
 
 
 def template_environment() -> jinja2.Environment:
-    """Jinja2 with autoescaping on every template, loaded from the package."""
+    """Jinja2 with autoescaping on every template, loaded from the package, speaking the request's language."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("bot.console", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.policies["ext.i18n.trimmed"] = True  # as extracted (locales/console.cfg)
+    environment.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=i18n._, ngettext=i18n.ngettext, newstyle=True
     )
     filters.install(environment)
     return environment
@@ -61,8 +67,9 @@ def create_app(
     views: tuple[ModuleType, ...] | None = None,
 ) -> web.Application:
     """The console; its HTTP client sessions open and close with the app (one cleanup_ctx each)."""
+    i18n.require_console_catalogs()
     app = web.Application(
-        middlewares=[security_headers_middleware, session_middleware, error_pages_middleware],
+        middlewares=[security_headers_middleware, language_middleware, session_middleware, error_pages_middleware],
         client_max_size=MAX_FORM_BYTES,
     )
     app[SETTINGS_KEY] = settings

@@ -1,4 +1,4 @@
-"""Jinja2 filters for French display: durations, dates, codes as words."""
+"""Jinja2 filters for display in the agent's language: durations, dates, codes as words."""
 
 from __future__ import annotations
 
@@ -8,57 +8,59 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from bot.console.i18n import N_, _
+
 PARIS = ZoneInfo("Europe/Paris")
 
 REASONS = {
-    "asked": "demande du parent",
-    "names_differ": "noms différents",
-    "locked": "compte bloqué",
-    "service_error": "erreur du service",
-    "repeated_misunderstanding": "incompréhensions répétées",
-    "other": "autre",
+    "asked": N_("parent's request"),
+    "names_differ": N_("names differ"),
+    "locked": N_("account locked"),
+    "service_error": N_("service error"),
+    "repeated_misunderstanding": N_("repeated misunderstandings"),
+    "other": N_("other"),
 }
 STEPS = {  # conversations.state.Step, as agents say it
-    "welcome": "accueil",
-    "login_identifier": "identifiant du compte à garder",
-    "login_password": "mot de passe du compte à garder",
-    "other_active_account": "autre compte actif",
-    "new_password": "nouveau mot de passe",
-    "new_password_again": "confirmation du mot de passe",
-    "my_children": "mes enfants",
-    "source_identifier": "identifiant de l’autre compte",
-    "source_password": "mot de passe de l’autre compte",
-    "confirm_source": "confirmation de l’autre compte",
-    "guardian": "représentant légal",
-    "choose_roles": "choix des rôles",
+    "welcome": N_("welcome"),
+    "login_identifier": N_("identifier of the account to keep"),
+    "login_password": N_("password of the account to keep"),
+    "other_active_account": N_("other active account"),
+    "new_password": N_("new password"),
+    "new_password_again": N_("password confirmation"),
+    "my_children": N_("my children"),
+    "source_identifier": N_("identifier of the other account"),
+    "source_password": N_("password of the other account"),
+    "confirm_source": N_("confirming the other account"),
+    "guardian": N_("legal guardian"),
+    "choose_roles": N_("choosing roles"),
 }
-LANGUAGES = {"fr": "français", "en": "anglais"}
+LANGUAGES = {"fr": N_("French"), "en": N_("English")}
 STATES = {
-    "waiting": "en attente",
-    "claimed": "prise en charge",
-    "handed_back": "rendue au robot",
-    "closed": "close",
-    "withdrawn": "retirée par le parent",
+    "waiting": N_("waiting"),
+    "claimed": N_("taken"),
+    "handed_back": N_("handed back to the bot"),
+    "closed": N_("closed"),
+    "withdrawn": N_("withdrawn by the parent"),
 }
 RESUME_POINTS = {
-    "start_merge": "regrouper les comptes",
-    "activate_account": "activer le compte",
-    "log_in": "se reconnecter",
+    "start_merge": N_("merge the accounts"),
+    "activate_account": N_("activate the account"),
+    "log_in": N_("sign in again"),
 }
 OUTCOMES = {
-    "resolved": "résolue",
-    "referred_to_school": "orientée vers l’établissement",
-    "no_answer": "sans réponse du parent",
-    "duplicate": "doublon",
-    "other": "autre",
+    "resolved": N_("resolved"),
+    "referred_to_school": N_("referred to the school"),
+    "no_answer": N_("no answer from the parent"),
+    "duplicate": N_("duplicate"),
+    "other": N_("other"),
 }
-SENDERS = {"parent": "Parent", "agent": "Conseiller", "bot": "Robot"}
+SENDERS = {"parent": N_("Parent"), "agent": N_("Agent"), "bot": N_("Bot")}
 KINDS = {
-    "claimed": "a pris la demande",
-    "released": "a remis la demande dans la file",
-    "handed_back": "a rendu la main au robot",
-    "closed": "a clos la demande",
-    "withdrawn": "Le parent a retiré sa demande",
+    "claimed": N_("took the request"),
+    "released": N_("put the request back in the queue"),
+    "handed_back": N_("handed the parent back to the bot"),
+    "closed": N_("closed the request"),
+    "withdrawn": N_("The parent withdrew the request"),
 }
 
 
@@ -68,31 +70,43 @@ def duration(seconds: Any) -> str:
         return "—"
     minutes = int(seconds) // 60
     if minutes < 1:
-        return "moins d’une minute"
+        return _("less than a minute")
     hours, minutes = divmod(minutes, 60)
     if hours >= 24:
         days, hours = divmod(hours, 24)
-        return f"{days} j {hours} h"
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+        return _("{days} d {hours} h").format(days=days, hours=hours)
+    if hours:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=f"{minutes:02d}")
+    return _("{minutes} min").format(minutes=minutes)
 
 
 def when(value: Any) -> str:
-    """An ISO date-time from the service, in Paris time: « 29/11/2026 à 10:05 »."""
+    """An ISO date-time from the service, in Paris time: « 29/11/2026 à 10:05 » (« 29/11/2026 at 10:05 »)."""
+    moment = _paris(value)
+    if moment is None:
+        return value if isinstance(value, str) and value else "—"
+    return _("{date} at {time}").format(date=moment.strftime("%d/%m/%Y"), time=moment.strftime("%H:%M"))
+
+
+def _paris(value: Any) -> dt.datetime | None:
+    """An ISO date-time from the service in Paris time, or None."""
     if not isinstance(value, str) or not value:
-        return "—"
+        return None
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        return value
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+    return moment.astimezone(PARIS)
 
 
 def time_only(value: Any) -> str:
     """« 10:05 » in Paris time."""
-    text = when(value)
-    return text.rpartition(" à ")[2] if " à " in text else text
+    moment = _paris(value)
+    if moment is None:
+        return value if isinstance(value, str) and value else "—"
+    return moment.strftime("%H:%M")
 
 
 def birth_date(value: Any) -> str:
@@ -104,8 +118,11 @@ def birth_date(value: Any) -> str:
 
 
 def word(value: Any, table: dict[str, str]) -> str:
-    """The French word for a code, or the code itself."""
-    return table.get(str(value), str(value)) if value is not None else "—"
+    """The word for a code in the agent's language, or the code itself."""
+    if value is None:
+        return "—"
+    known = table.get(str(value))
+    return _(known) if known else str(value)
 
 
 def install(environment: jinja2.Environment) -> None:
@@ -121,6 +138,6 @@ def install(environment: jinja2.Environment) -> None:
     environment.filters["resume_point"] = lambda value: word(value, RESUME_POINTS)
     environment.filters["outcome"] = lambda value: word(value, OUTCOMES)
     environment.filters["sender"] = lambda value: word(value, SENDERS)
-    environment.globals["RESUME_POINTS"] = RESUME_POINTS
+    environment.globals["RESUME_POINTS"] = RESUME_POINTS  # codes and message ids: translate with _() in templates
     environment.globals["OUTCOMES"] = OUTCOMES
     environment.globals["KINDS"] = KINDS

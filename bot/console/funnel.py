@@ -1,4 +1,5 @@
-"""The supervisors' report as table rows, an accessible SVG funnel chart and a CSV file (French, for Excel)."""
+"""The supervisors' report as table rows, an accessible SVG funnel chart and a CSV file (for Excel), in the agent's
+language (section and indicator columns stay codes)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,28 @@ import io
 from dataclasses import dataclass
 from html import escape
 
+from bot.console.i18n import N_, _
 from bot.console.page_models import Report
 
 FUNNEL_STAGES: tuple[tuple[str, str], ...] = (
-    ("started", "Ont commencé"),
-    ("logged_in", "Se sont connectés"),
-    ("preview_seen", "Ont vu l’aperçu"),
-    ("merged", "Ont rattaché leurs comptes"),
+    ("started", N_("Started")),
+    ("logged_in", N_("Signed in")),
+    ("preview_seen", N_("Saw the preview")),
+    ("merged", N_("Gathered their accounts")),
 )
 ABANDON_STAGES: dict[str, str] = {
-    "started": "Après le début",
-    "logged_in": "Après la connexion",
-    "preview_seen": "Après l’aperçu",
-    "escalated": "Après la demande de conseiller",
+    "started": N_("After starting"),
+    "logged_in": N_("After signing in"),
+    "preview_seen": N_("After the preview"),
+    "escalated": N_("After asking for an agent"),
 }
 REASONS: dict[str, str] = {
-    "asked": "Demande du parent",
-    "names_differ": "Noms différents",
-    "locked": "Compte bloqué",
-    "service_error": "Erreur du service",
-    "repeated_misunderstanding": "Incompréhensions répétées",
-    "other": "Autre raison",
+    "asked": N_("Parent's request"),
+    "names_differ": N_("Names differ"),
+    "locked": N_("Account locked"),
+    "service_error": N_("Service error"),
+    "repeated_misunderstanding": N_("Repeated misunderstandings"),
+    "other": N_("Other reason"),
 }
 CSV_DELIMITER = ";"
 CSV_ENCODING = "utf-8-sig"
@@ -46,7 +48,7 @@ class Row:
     @property
     def share_text(self) -> str:
         """The share as French text (« 42 % »), or an empty string."""
-        return "" if self.share is None else f"{round(self.share * 100)} %"
+        return "" if self.share is None else _("{percent} %").format(percent=round(self.share * 100))
 
     @property
     def value_text(self) -> str:
@@ -63,10 +65,10 @@ def duration_text(seconds: int) -> str:
     hours, rest = divmod(max(seconds, 0), 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=f"{minutes:02d}")
     if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+        return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=f"{secs:02d}")
+    return _("{seconds} s").format(seconds=secs)
 
 
 def _share(value: int, started: int) -> float | None:
@@ -79,7 +81,8 @@ def funnel_rows(report: Report) -> list[Row]:
     counts = {"started": report.started, "logged_in": report.logged_in, "preview_seen": report.preview_seen}
     counts["merged"] = report.merged
     return [
-        Row("entonnoir", key, label, counts[key], _share(counts[key], report.started)) for key, label in FUNNEL_STAGES
+        Row("entonnoir", key, _(label), counts[key], _share(counts[key], report.started))
+        for key, label in FUNNEL_STAGES
     ]
 
 
@@ -90,28 +93,28 @@ def report_rows(report: Report) -> list[Row]:
         Row(
             "entonnoir",
             "escalated",
-            "Transmis à un conseiller",
+            _("Passed to an agent"),
             report.escalated,
             _share(report.escalated, report.started),
         )
     )
     for key, label in ABANDON_STAGES.items():
         value = report.abandoned_by_stage.get(key, 0)
-        rows.append(Row("abandons", key, label, value, _share(value, report.started)))
+        rows.append(Row("abandons", key, _(label), value, _share(value, report.started)))
     for key in sorted(report.abandoned_by_stage.keys() - ABANDON_STAGES.keys()):
         rows.append(Row("abandons", key, key, report.abandoned_by_stage[key], None))
     for key, label in REASONS.items():
-        rows.append(Row("conseiller", key, label, report.escalated_by_reason.get(key, 0), None))
+        rows.append(Row("conseiller", key, _(label), report.escalated_by_reason.get(key, 0), None))
     for key in sorted(report.escalated_by_reason.keys() - REASONS.keys()):
         rows.append(Row("conseiller", key, key, report.escalated_by_reason[key], None))
     rows.append(
-        Row("durées", "median_seconds_to_merge", "Durée médiane jusqu’au rattachement", report.median_seconds_to_merge)
+        Row("durées", "median_seconds_to_merge", _("Median time until gathering"), report.median_seconds_to_merge)
     )
     rows.append(
         Row(
             "durées",
             "median_seconds_to_first_answer",
-            "Durée médiane jusqu’à la première réponse d’un conseiller",
+            _("Median time until an agent's first answer"),
             report.median_seconds_to_first_answer,
         )
     )
@@ -126,13 +129,16 @@ def funnel_svg(report: Report, *, width: int = 640) -> str:
     step = label_height + bar_height + gap
     height = step * len(rows) + 4
     usable = width - 140
-    summary = ", ".join(f"{row.label} : {row.value}" for row in rows)
-    title = f"Entonnoir du {report.from_.strftime('%d/%m/%Y')} au {report.to.strftime('%d/%m/%Y')}"
+    summary = ", ".join(_("{label}: {value}").format(label=row.label, value=row.value) for row in rows)
+    title = _("Funnel from {start} to {end}").format(
+        start=report.from_.strftime("%d/%m/%Y"), end=report.to.strftime("%d/%m/%Y")
+    )
+    description = _("{summary}. The details are in the table below.").format(summary=summary)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="rattacher-funnel" viewBox="0 0 {width} {height}"'
         f' width="{width}" height="{height}" aria-labelledby="funnel-title funnel-desc">',
         f'<title id="funnel-title">{escape(title)}</title>',
-        f'<desc id="funnel-desc">{escape(summary)}. Le détail est dans le tableau ci-dessous.</desc>',
+        f'<desc id="funnel-desc">{escape(description)}</desc>',
     ]
     for index, row in enumerate(rows):
         top = index * step
@@ -153,11 +159,21 @@ def report_csv(report: Report) -> bytes:
     """Export the report as CSV for a French spreadsheet: `;` separated, UTF-8 with a BOM, one header row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
-    writer.writerow(["du", "au", "rubrique", "indicateur", "libellé", "valeur", "part des parents ayant commencé"])
+    writer.writerow(
+        [
+            _("from"),
+            _("to"),
+            _("section"),
+            _("indicator"),
+            _("label"),
+            _("value"),
+            _("share of the parents who started"),
+        ]
+    )
     start, end = report.from_.isoformat(), report.to.isoformat()
     for row in report_rows(report):
         share = "" if row.share is None else f"{row.share * 100:.1f}".replace(".", ",")
         value = "" if row.value is None else str(row.value)
-        label = f"{row.label} (en secondes)" if row.section == "durées" else row.label
+        label = _("{label} (in seconds)").format(label=row.label) if row.section == "durées" else row.label
         writer.writerow([start, end, row.section, row.key, label, value, share])
     return buffer.getvalue().encode(CSV_ENCODING)

@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from babel.dates import format_date
 from pydantic import BaseModel, ValidationError
 
+from bot.console.i18n import _, current_language
 from bot.console.service_client import AgentIdentity, ServiceError
 from bot.console.web import SERVICE_KEY, SETTINGS_KEY, check_csrf, error_page, render, require_agent, require_supervisor
 
@@ -18,25 +20,20 @@ __all__ = ["ServiceError"]
 PARIS = ZoneInfo("Europe/Paris")
 Model = TypeVar("Model", bound=BaseModel)
 
-_MONTHS = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)  # fmt: skip
-
 
 def when(moment: datetime | None) -> str:
-    """Write an instant as Paris time in French: « 29/11/2026 à 12:05 »."""
+    """Write an instant as Paris time: « 29/11/2026 à 12:05 » (« 29/11/2026 at 12:05 »)."""
     if moment is None:
         return "—"
     local = moment.astimezone(PARIS) if moment.tzinfo else moment.replace(tzinfo=PARIS)
-    return local.strftime("%d/%m/%Y à %H:%M")
+    return _("{date} at {time}").format(date=local.strftime("%d/%m/%Y"), time=local.strftime("%H:%M"))
 
 
 def day(value: date | None) -> str:
-    """Write a day in French words: « 3 mars 2015 »."""
+    """Write a day in words, in the agent's language: « 3 mars 2015 », « 3 March 2015 »."""
     if value is None:
         return "—"
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return str(format_date(value, "d MMMM y", locale=current_language()))
 
 
 def today_in_paris() -> date:
@@ -45,12 +42,12 @@ def today_in_paris() -> date:
 
 
 def parse_answer(request: web.Request, model: type[Model], data: Any) -> Model:
-    """Validate a service answer into its model, or raise a French 502 page (never a 500)."""
+    """Validate a service answer into its model, or raise a 502 page (never a 500)."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise page(
-            request, 502, "Service indisponible", "Le service a donné une réponse illisible. Réessayez."
+            request, 502, _("Service unavailable"), _("The service gave an unreadable answer. Try again.")
         ) from error
 
 

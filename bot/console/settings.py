@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -61,6 +61,8 @@ class ConsoleSettings(BaseSettings):
     session_absolute_hours: int = Field(default=10, ge=1, le=7 * 24)
     queue_refresh_seconds: float = Field(default=5.0, ge=1, le=300)
     service_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    language: Literal["fr", "en"] = "fr"  # the console's language (agents may switch with the header's link)
 
     demo_sign_in: bool = False  # demo only: a local sign-in without OpenID Connect, refused unless on localhost
 

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
+from bot.console.i18n import HTML_LANGUAGES, N_, SWITCH_TO, _, current_language, language_of, use_language
 from bot.console.oidc import OidcClient
 from bot.console.service_client import AgentIdentity, ConsoleServiceClient, ServiceError
 from bot.console.sessions import SESSION_COOKIE, Clock, CookieCodec, Session
@@ -49,17 +50,17 @@ SECURITY_HEADERS = {
 }
 
 FLASH_MESSAGES = {
-    "escalation_taken": "Un autre conseiller a déjà pris cette demande.",
-    "escalation_ended": "Cette demande est terminée : elle n’est plus dans la file.",
-    "escalation_not_held": "Vous ne tenez plus cette demande : prenez-la d’abord.",
-    "escalation_not_found": "Cette demande n’existe pas.",
-    "not_found": "Cette page ou cette demande n’existe pas.",
-    "validation_error": "Le service a refusé ce texte : vérifiez-le (jamais de mot de passe) et réessayez.",
-    "supervisor_only": "Cette action est réservée aux superviseurs.",
-    "service_unreachable": "Le service ne répond pas. Réessayez dans un instant.",
-    "throttled": "Trop de demandes en peu de temps : réessayez dans un instant.",
+    "escalation_taken": N_("Another agent has already taken this request."),
+    "escalation_ended": N_("This request is over: it is no longer in the queue."),
+    "escalation_not_held": N_("You no longer hold this request: take it first."),
+    "escalation_not_found": N_("This request does not exist."),
+    "not_found": N_("This page or this request does not exist."),
+    "validation_error": N_("The service refused this text: check it (never a password) and try again."),
+    "supervisor_only": N_("This action is for supervisors only."),
+    "service_unreachable": N_("The service does not answer. Try again in a moment."),
+    "throttled": N_("Too many requests in a short time: try again in a moment."),
 }
-DEFAULT_FLASH = "Le service a refusé cette action ({code}). Réessayez ou prévenez un superviseur."
+DEFAULT_FLASH = N_("The service refused this action ({code}). Try again or tell a supervisor.")
 
 
 def now(request: web.Request) -> dt.datetime:
@@ -97,6 +98,13 @@ def _absolute(settings: ConsoleSettings) -> dt.timedelta:
 
 
 @web.middleware
+async def language_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Speak the agent's chosen language, else the console's (RATTACHER_CONSOLE_LANGUAGE), for this request."""
+    use_language(language_of(request, request.app[SETTINGS_KEY].language))
+    return await handler(request)
+
+
+@web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Open the session cookie, expire it when idle or too old, write it back when it changed or was used."""
     settings, codec, moment = request.app[SETTINGS_KEY], request.app[COOKIES_KEY], now(request)
@@ -106,7 +114,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         current = Session()  # written back with the response: its CSRF token is in the page's forms
         request[SESSION_CHANGED_KEY] = not request.path.startswith("/static/")
     elif current.expired(moment, _idle(settings), _absolute(settings)):
-        current = Session(flashes=[("warning", "Votre session a expiré : connectez-vous à nouveau.")])
+        current = Session(flashes=[("warning", _("Your session has expired: sign in again."))])
         request[SESSION_EXPIRED_KEY] = True
         request[SESSION_CHANGED_KEY] = True
     elif current.signed_in and not is_background(request):
@@ -161,23 +169,23 @@ def _add_security_headers(request: web.Request, response: web.StreamResponse) ->
 
 @web.middleware
 async def error_pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Plain 404/405 and unexpected errors become French pages; never a stack trace."""
+    """Plain 404/405 and unexpected errors become pages in the agent's language; never a stack trace."""
     try:
         return await handler(request)
     except web.HTTPException as error:
         if error.status in (404, 405) and not (error.text or "").startswith("<!DOCTYPE"):
-            context = {"title": "Page introuvable", "message": "Cette page n’existe pas.", "status": error.status}
+            context = {"title": _("Page not found"), "message": _("This page does not exist."), "status": error.status}
             return render(request, "error.html", context, status=error.status)
         raise
     except ServiceError as error:
         if error.status == 404:
-            raise error_page(request, 404, "Introuvable", flash_text(error)) from None
+            raise error_page(request, 404, _("Not found"), flash_text(error)) from None
         logger.warning("service error %s on %s %s", error.code, request.method, request.path)
-        raise error_page(request, 502, "Service indisponible", flash_text(error)) from None
+        raise error_page(request, 502, _("Service unavailable"), flash_text(error)) from None
     except Exception:
         logger.exception("console error on %s %s", request.method, request.path)
         raise error_page(
-            request, 500, "Erreur inattendue", "Une erreur inattendue s’est produite. Réessayez dans un instant."
+            request, 500, _("Unexpected error"), _("An unexpected error occurred. Try again in a moment.")
         ) from None
 
 
@@ -188,8 +196,9 @@ def flash(request: web.Request, level: str, message: str) -> None:
 
 
 def flash_text(error: ServiceError) -> str:
-    """A polite French sentence for a service error code."""
-    return FLASH_MESSAGES.get(error.code, DEFAULT_FLASH.format(code=error.code))
+    """A polite sentence for a service error code, in the agent's language."""
+    known = FLASH_MESSAGES.get(error.code)
+    return _(known) if known else _(DEFAULT_FLASH).format(code=error.code)
 
 
 def flash_service_error(request: web.Request, error: ServiceError) -> None:
@@ -221,7 +230,7 @@ def require_supervisor(request: web.Request) -> AgentIdentity:
     """The signed-in agent if a supervisor; otherwise a 403 page."""
     agent = require_agent(request)
     if not agent.supervisor:
-        raise error_page(request, 403, "Accès réservé", "Cette page est réservée aux superviseurs.")
+        raise error_page(request, 403, _("Restricted access"), _("This page is for supervisors only."))
     return agent
 
 
@@ -237,8 +246,8 @@ def check_csrf(request: web.Request, form: Mapping[str, Any]) -> None:
         raise error_page(
             request,
             403,
-            "Formulaire expiré",
-            "Ce formulaire a expiré ou ne vient pas de la console. Rechargez la page et recommencez.",
+            _("Form expired"),
+            _("This form has expired or does not come from the console. Reload the page and start again."),
         )
 
 
@@ -266,6 +275,8 @@ def page_context(request: web.Request, *, consume_flashes: bool = True) -> dict[
         "settings": request.app[SETTINGS_KEY],
         "path": request.path,
         "nav": navigation(agent),
+        "lang": HTML_LANGUAGES[current_language()],
+        "switch_to": SWITCH_TO[current_language()],
     }
 
 
@@ -273,9 +284,9 @@ def navigation(agent: AgentIdentity | None) -> list[tuple[str, str]]:
     """The header's links (path, label): every page the agent may open."""
     if agent is None:
         return []
-    links = [("/", "File d’attente"), ("/handoffs", "Liens de reprise"), ("/accounts", "Comptes")]
+    links = [("/", _("Queue")), ("/handoffs", _("Hand-off links")), ("/accounts", _("Accounts"))]
     if agent.supervisor:
-        links.append(("/report", "Rapport"))
+        links.append(("/report", _("Report")))
     return links
 
 

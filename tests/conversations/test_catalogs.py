@@ -15,7 +15,12 @@ from conversations.i18n import SUPPORTED_LANGUAGES, catalog_path, normalise_lang
 from tests.conversations.portal_labels import BUTTON_LABELS, PORTAL_LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
-PLACEHOLDER = re.compile(r"\{(\w*)\}")
+PLACEHOLDER = re.compile(r"\{(\w*)\}|%\((\w+)\)[sd]")  # str.format and Jinja2 templates' %-style
+
+
+def placeholders(text: str) -> set[str]:
+    """The placeholder names of a message (`{name}` or `%(name)s`)."""
+    return {braced or percent for braced, percent in PLACEHOLDER.findall(text)}
 
 
 def load_catalog(path: Path):
@@ -31,53 +36,78 @@ def as_tuple(value) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
+# Each gettext domain: its extraction mapping and sources (the documented commands, docs/conversations.md).
+DOMAINS = {
+    "messages": ("locales/babel.cfg", ["conversations", "bot"]),  # the parents' words; bot/console is ignored
+    "console": ("locales/console.cfg", ["bot/console"]),  # the agents' console: Python and Jinja2 templates
+}
+
+
+def domain_catalog(domain: str, language: str) -> Path:
+    """Where the .po file of one domain and language lives in the repository."""
+    return ROOT / "locales" / language / "LC_MESSAGES" / f"{domain}.po"
+
+
 @pytest.fixture(scope="module")
-def extracted_template(tmp_path_factory) -> Path:
-    """The template extracted from the code right now, with the documented command."""
-    template = tmp_path_factory.mktemp("catalog") / "messages.pot"
+def extracted_templates(tmp_path_factory) -> dict[str, Path]:
+    """The templates extracted from the code right now, with the documented commands, by domain."""
+    folder = tmp_path_factory.mktemp("catalog")
     pybabel = Path(sys.executable).with_name("pybabel")
-    subprocess.run(
-        [
-            str(pybabel),
-            "-q",
-            "extract",
-            "-F",
-            "locales/babel.cfg",
-            "--no-location",
-            "-o",
-            str(template),
-            "conversations",
-            "bot",
-        ],
-        cwd=ROOT,
-        check=True,
-    )
-    return template
+    templates = {}
+    for domain, (mapping, sources) in DOMAINS.items():
+        templates[domain] = folder / f"{domain}.pot"
+        subprocess.run(
+            [str(pybabel), "-q", "extract", "-F", mapping, "--no-location", "-o", str(templates[domain]), *sources],
+            cwd=ROOT,
+            check=True,
+        )
+    return templates
 
 
-@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
-def test_every_message_is_translated_and_none_is_fuzzy(language: str) -> None:
-    catalog = load_catalog(catalog_path(language))
+DOMAIN_LANGUAGES = [(domain, language) for domain in DOMAINS for language in SUPPORTED_LANGUAGES]
+
+
+@pytest.mark.parametrize(("domain", "language"), DOMAIN_LANGUAGES)
+def test_every_message_is_translated_and_none_is_fuzzy(domain: str, language: str) -> None:
+    catalog = load_catalog(domain_catalog(domain, language))
     untranslated = [message.id for message in messages(catalog) if not all(as_tuple(message.string))]
     fuzzy = [message.id for message in messages(catalog) if message.fuzzy]
+    assert messages(catalog) != []
     assert untranslated == []
     assert fuzzy == []
 
 
-@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
-def test_placeholders_are_the_same_in_every_translation(language: str) -> None:
-    catalog = load_catalog(catalog_path(language))
+@pytest.mark.parametrize(("domain", "language"), DOMAIN_LANGUAGES)
+def test_placeholders_are_the_same_in_every_translation(domain: str, language: str) -> None:
+    catalog = load_catalog(domain_catalog(domain, language))
     for message in messages(catalog):
-        expected = set(PLACEHOLDER.findall(as_tuple(message.id)[-1]))
+        expected = placeholders(as_tuple(message.id)[-1])
         for translation in as_tuple(message.string):
-            assert set(PLACEHOLDER.findall(translation)) == expected, message.id
+            assert placeholders(translation) == expected, message.id
+
+
+def test_catalog_files_of_the_domains() -> None:
+    """Every domain's template and catalogs are in the repository, and the runtime reads the same files."""
+    assert catalog_path("fr") == domain_catalog("messages", "fr")
+    for domain in DOMAINS:
+        assert (ROOT / "locales" / f"{domain}.pot").is_file()
 
 
 @pytest.mark.parametrize(
-    "catalog_file", [ROOT / "locales" / "messages.pot", *(catalog_path(language) for language in SUPPORTED_LANGUAGES)]
+    ("domain", "catalog_file"),
+    [
+        (domain, catalog_file)
+        for domain in DOMAINS
+        for catalog_file in [
+            ROOT / "locales" / f"{domain}.pot",
+            *(domain_catalog(domain, language) for language in SUPPORTED_LANGUAGES),
+        ]
+    ],
 )
-def test_catalogs_are_not_stale_against_the_code(extracted_template: Path, catalog_file: Path) -> None:
-    in_code = {message.id for message in messages(load_catalog(extracted_template))}
+def test_catalogs_are_not_stale_against_the_code(
+    extracted_templates: dict[str, Path], domain: str, catalog_file: Path
+) -> None:
+    in_code = {message.id for message in messages(load_catalog(extracted_templates[domain]))}
     in_catalog = {message.id for message in messages(load_catalog(catalog_file))}
     assert in_code - in_catalog == set(), (
         "messages missing from the catalog: run the update command (docs/conversations.md)"
@@ -87,12 +117,23 @@ def test_catalogs_are_not_stale_against_the_code(extracted_template: Path, catal
     )
 
 
+def test_the_parents_catalog_holds_no_console_message(extracted_templates: dict[str, Path]) -> None:
+    """The two domains do not overlap: the console's words stay out of the parents' catalog."""
+    parents = {message.id for message in messages(load_catalog(extracted_templates["messages"]))}
+    console = {message.id for message in messages(load_catalog(extracted_templates["console"]))}
+    assert "Sign out" in console
+    assert "Sign out" not in parents
+
+
 def test_no_f_string_or_concatenation_inside_gettext_calls() -> None:
     sources = [*ROOT.joinpath("conversations").rglob("*.py"), *ROOT.joinpath("bot").rglob("*.py")]
+    sources += [*ROOT.joinpath("bot", "console", "templates").glob("*.html")]
     offending = [
         f"{path.relative_to(ROOT)}: {match.group(0)}"
         for path in sources
-        for match in re.finditer(r"\b(?:_|N_|gettext|ngettext)\(\s*f[\"']", path.read_text(encoding="utf-8"))
+        for match in re.finditer(
+            r"\b(?:_|N_|gettext|ngettext)\(\s*(?:f[\"']|[\"'][^\"']*[\"']\s*[~+])", path.read_text(encoding="utf-8")
+        )
     ]
     assert offending == []
 
@@ -143,7 +184,7 @@ def test_every_message_with_a_number_agrees_with_it() -> None:
     singular_with_number = [
         message.id
         for message in messages(catalog)
-        if not message.pluralizable and NUMBER_PLACEHOLDERS & set(PLACEHOLDER.findall(message.id))
+        if not message.pluralizable and NUMBER_PLACEHOLDERS & placeholders(message.id)
     ]
     assert singular_with_number == [], "use ngettext where a number appears"
 

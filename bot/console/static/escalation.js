@@ -1,5 +1,5 @@
 // Live conversation: new lines arrive through the console's event stream (a relay of the service's) and are
-// appended to the list, which is an aria-live region. Without JavaScript, the page works by reloading.
+// appended to the list, which is an aria-live region. Its words come from data- attributes (translated pages). Without JavaScript, the page works by reloading.
 (function () {
   "use strict";
   var list = document.getElementById("messages");
@@ -11,7 +11,7 @@
   var id = list.getAttribute("data-escalation-id");
   var lastId = list.getAttribute("data-last-id") || "0";
   var source = new EventSource("/escalations/" + id + "/events?after=" + encodeURIComponent(lastId));
-  status.textContent = "Les nouveaux messages s’affichent ici automatiquement.";
+  status.textContent = status.getAttribute("data-live") || "";
 
   function append(message) {
     if (list.querySelector('[data-message-id="' + message.id + '"]')) { return; }
@@ -37,12 +37,12 @@
     append(message);
     if (message.state_changed && message.kind !== "claimed") {
       source.close();
-      status.textContent = "La demande a changé d’état : rechargez la page pour voir les actions possibles.";
+      status.textContent = status.getAttribute("data-changed") || "";
     }
   });
   source.addEventListener("error", function () {
     if (source.readyState === EventSource.CLOSED) {
-      status.textContent = "Mise à jour automatique interrompue : rechargez la page.";
+      status.textContent = status.getAttribute("data-stopped") || "";
     }
   });
 })();

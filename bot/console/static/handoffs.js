@@ -11,10 +11,10 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       navigator.clipboard.writeText(field.value).then(function () {
-        status.textContent = "Lien copié.";
+        status.textContent = status.getAttribute("data-copied") || "";
       }, function () {
         field.select();
-        status.textContent = "La copie a échoué : le lien est sélectionné, copiez-le avec Ctrl+C.";
+        status.textContent = status.getAttribute("data-failed") || "";
       });
     });
   }

@@ -29,7 +29,10 @@
         container.replaceChildren(template.content);
         var after = waitingCount(container);
         if (after > before) {
-          status.textContent = (after - before) + (after - before > 1 ? " nouvelles demandes" : " nouvelle demande") + " dans la file.";
+          var added = after - before;  // the words come from the page's data- attributes (translated)
+          status.textContent = added > 1
+            ? (status.getAttribute("data-many") || "").replace("{count}", String(added))
+            : status.getAttribute("data-one") || "";
         }
       })
       .catch(function () { /* the next tick tries again */ });

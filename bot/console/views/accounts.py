@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.console.i18n import N_, _, ngettext, translated
 from bot.console.page_models import MERGE_ID_PATTERN, AccountHistory, AccountMerge, UndoResult
 from bot.console.pages_support import (
     ServiceError,
@@ -26,65 +27,65 @@ from bot.console.pages_support import (
 IDENTIFIER_LIMIT = 64
 REASON_MIN, REASON_MAX = 10, 500
 STATUSES = {
-    "active": "Actif",
-    "pending": "En attente d’activation",
-    "merged": "Fusionné dans un autre compte",
-    "closed": "Fermé",
-    "locked": "Bloqué",
+    "active": N_("Active"),
+    "pending": N_("Waiting for activation"),
+    "merged": N_("Merged into another account"),
+    "closed": N_("Closed"),
+    "locked": N_("Locked"),
 }
-ROLES = {"legal_guardian": "Responsable légal", "other_guardian": "Autre responsable"}
-MERGE_ROLES = {"target": "Compte conservé", "source": "Compte fermé par la fusion"}
+ROLES = {"legal_guardian": N_("Legal guardian"), "other_guardian": N_("Other guardian")}
+MERGE_ROLES = {"target": N_("Account kept"), "source": N_("Account closed by the merge")}
 UNDO_ERRORS = {
-    "merge_undo_window_passed": (
-        "Cette fusion date de plus de 30 jours : elle ne peut plus être annulée. "
-        "Si le parent a besoin d’un autre compte, l’établissement doit en créer un."
+    "merge_undo_window_passed": N_(
+        "This merge is more than 30 days old: it can no longer be undone. "
+        "If the parent needs another account, the school must create one."
     ),
-    "merge_already_undone": "Cette fusion a déjà été annulée : rien n’a été changé.",
-    "merge_undo_conflict": (
-        "Des changements faits depuis la fusion empêchent de l’annuler sans risque : "
-        "rien n’a été changé. Voyez le détail ci-dessous, puis l’établissement si besoin."
+    "merge_already_undone": N_("This merge has already been undone: nothing was changed."),
+    "merge_undo_conflict": N_(
+        "Changes made since the merge prevent undoing it safely: "
+        "nothing was changed. See the details below, then the school if needed."
     ),
-    "merge_not_found": "Cette fusion n’existe pas.",
-    "supervisor_only": "Seul un superviseur peut annuler une fusion.",
+    "merge_not_found": N_("This merge does not exist."),
+    "supervisor_only": N_("Only a supervisor can undo a merge."),
 }
 REFUSALS = {
     "merge_undo_window_passed": "la fusion date de plus de 30 jours",
-    "merge_already_undone": "la fusion a déjà été annulée",
-    "merge_undo_conflict": "des changements faits depuis la fusion l’empêchent",
+    "merge_already_undone": N_("the merge has already been undone"),
+    "merge_undo_conflict": N_("changes made since the merge prevent it"),
 }
 CONFLICTS = {
-    "merge_recorded_before_undo": "Cette fusion date d’avant la possibilité d’annuler : rien ne permet de la défaire.",
-    "target_not_active": "Le compte conservé n’est plus actif.",
-    "source_changed": "L’ancien compte a changé depuis la fusion.",
-    "source_links_changed": "Les enfants de l’ancien compte ont changé depuis la fusion.",
-    "link_removed": "Un enfant déplacé par la fusion a été détaché depuis.",
-    "link_role_changed": "Le lien d’un enfant déplacé par la fusion a changé depuis.",
+    "merge_recorded_before_undo": N_("This merge predates undoing: nothing allows undoing it."),
+    "target_not_active": N_("The account kept is no longer active."),
+    "source_changed": N_("The former account has changed since the merge."),
+    "source_links_changed": N_("The former account's children have changed since the merge."),
+    "link_removed": N_("A child moved by the merge has been unlinked since."),
+    "link_role_changed": N_("The link of a child moved by the merge has changed since."),
 }
 
 
 ACTIONS = {
-    "account.created": "Compte créé",
-    "account.activated": "Compte activé",
-    "account.viewed": "Historique consulté",
-    "account.merged": "Compte fusionné dans un autre",
-    "account.merge_received": "Enfants reçus par une fusion",
-    "account.merge_undone": "Fusion annulée",
-    "session.opened": "Connexion du parent",
-    "guardian_link.created": "Enfant rattaché",
-    "guardian_link.removed": "Enfant détaché",
-    "guardian_link.role_changed": "Lien avec un enfant modifié",
+    "account.created": N_("Account created"),
+    "account.activated": N_("Account activated"),
+    "account.viewed": N_("History viewed"),
+    "account.merged": N_("Account merged into another"),
+    "account.merge_received": N_("Children received by a merge"),
+    "account.merge_undone": N_("Merge undone"),
+    "session.opened": N_("Parent signed in"),
+    "guardian_link.created": N_("Child linked"),
+    "guardian_link.removed": N_("Child unlinked"),
+    "guardian_link.role_changed": N_("Link with a child changed"),
 }
-ACTORS = {"bot": "le robot", "school": "l’établissement", "system": "le service"}
+ACTORS = {"bot": N_("the bot"), "school": N_("the school"), "system": N_("the service")}
 
 
 def actor_label(actor: str | None) -> str:
     """Who did it, as the service shows it: `agent:you` (the reader), `agent` (another agent), `bot`, a school…"""
     if not actor:
         return "—"
-    kind, _, who = actor.partition(":")
+    kind, _separator, who = actor.partition(":")
     if kind == "agent":
-        return "vous" if who == "you" else "un conseiller"
-    return ACTORS.get(kind, kind)
+        return _("you") if who == "you" else _("an agent")
+    return _(ACTORS[kind]) if kind in ACTORS else kind
 
 
 def _identifier(raw: str) -> str | None:
@@ -105,12 +106,12 @@ def _common(**context: Any) -> dict[str, Any]:
     return {
         "when": when,
         "day": day,
-        "statuses": STATUSES,
-        "roles": ROLES,
-        "merge_roles": MERGE_ROLES,
+        "statuses": translated(STATUSES),
+        "roles": translated(ROLES),
+        "merge_roles": translated(MERGE_ROLES),
         "account_url": account_url,
-        "refusals": REFUSALS,
-        "actions": ACTIONS,
+        "refusals": translated(REFUSALS),
+        "actions": translated(ACTIONS),
         "not_found": None,
         "refusal": None,
         "details": [],
@@ -126,7 +127,11 @@ async def search_page(request: web.Request) -> web.Response:
         return render_page(request, "accounts.html", _common(typed="", error=None))
     identifier = _identifier(typed)
     if identifier is None:
-        error = f"Tapez l’identifiant du compte (au plus {IDENTIFIER_LIMIT} caractères)."
+        error = ngettext(
+            "Type the account's identifier (at most {count} character).",
+            "Type the account's identifier (at most {count} characters).",
+            IDENTIFIER_LIMIT,
+        ).format(count=IDENTIFIER_LIMIT)
         return render_page(request, "accounts.html", _common(typed=typed[:100], error=error), status=400)
     raise web.HTTPSeeOther(account_url(identifier))
 
@@ -146,7 +151,7 @@ def _path_identifier(request: web.Request) -> str:
     """The identifier in the path, or a 404 page."""
     identifier = _identifier(request.match_info["identifier"])
     if identifier is None:
-        raise not_found(request, "Aucun compte ne porte cet identifiant.")
+        raise not_found(request, _("No account has this identifier."))
     return identifier
 
 
@@ -163,7 +168,7 @@ async def account_page(request: web.Request) -> web.Response:
         who=actor_label,
         supervisor=agent.supervisor,
         undone=request.query.get("undone"),
-        conflicts=CONFLICTS,
+        conflicts=translated(CONFLICTS),
     )
     return render_page(request, "account.html", context)
 
@@ -172,7 +177,7 @@ def _merge_id(request: web.Request) -> str:
     """The merge id in the path, or 404."""
     raw = request.match_info["merge_id"]
     if not re.fullmatch(MERGE_ID_PATTERN, raw):
-        raise not_found(request, "Cette fusion n’existe pas.")
+        raise not_found(request, _("This merge does not exist."))
     return raw
 
 
@@ -183,7 +188,7 @@ async def _merge_context(request: web.Request, identifier_raw: str) -> tuple[Acc
     history = await _history(request, identifier) if identifier else None
     merge = next((m for m in history.merges if m.merge_id == merge_id), None) if history else None
     if history is None or merge is None:
-        raise not_found(request, "Cette fusion n’existe pas pour ce compte.")
+        raise not_found(request, _("This merge does not exist for this account."))
     return history, merge
 
 
@@ -205,11 +210,17 @@ def _undo_context(account: AccountHistory, merge: AccountMerge, **context: Any) 
 
 
 def check_reason(reason: str) -> str | None:
-    """The French error for a reason outside 10..500 characters, or None."""
+    """The error for a reason outside 10..500 characters, or None."""
     if len(reason) < REASON_MIN:
-        return f"Écrivez le motif de l’annulation : au moins {REASON_MIN} caractères."
+        return ngettext(
+            "Write the reason for undoing: at least {count} character.",
+            "Write the reason for undoing: at least {count} characters.",
+            REASON_MIN,
+        ).format(count=REASON_MIN)
     if len(reason) > REASON_MAX:
-        return f"Le motif fait au plus {REASON_MAX} caractères."
+        return ngettext(
+            "The reason has at most {count} character.", "The reason has at most {count} characters.", REASON_MAX
+        ).format(count=REASON_MAX)
     return None
 
 
@@ -244,25 +255,25 @@ async def undo_merge(request: web.Request) -> web.Response:
 def _refused(
     request: web.Request, account: AccountHistory, merge: AccountMerge, reason: str, failure: ServiceError
 ) -> web.Response:
-    """Explain in plain French why the service refused the undo."""
+    """Explain in plain words why the service refused the undo."""
     if failure.status == 422:
-        error = "Le service refuse ce motif : n’y mettez jamais de mot de passe, même provisoire."
+        error = _("The service refuses this reason: never put a password in it, not even a temporary one.")
         context = _undo_context(account, merge, reason=reason, error=error, step="form")
         return render_page(request, "account_undo.html", context, status=400)
     if failure.code not in UNDO_ERRORS:
         raise failure
     details = _conflict_lines(failure.details) if failure.code == "merge_undo_conflict" else []
     context = _undo_context(
-        account, merge, reason=reason, error=None, step="refused", refusal=UNDO_ERRORS[failure.code], details=details
+        account, merge, reason=reason, error=None, step="refused", refusal=_(UNDO_ERRORS[failure.code]), details=details
     )
     return render_page(request, "account_undo.html", context, status=failure.status)
 
 
 def _conflict_lines(details: Any) -> list[str]:
-    """The conflicts the service named (`[{code, …}]`), in French when known, as codes otherwise."""
+    """The conflicts the service named (`[{code, …}]`), in words when known, as codes otherwise."""
     items = details if isinstance(details, list) else [details] if details else []
     codes = [str(item.get("code", "")) if isinstance(item, dict) else str(item) for item in items[:10]]
-    return [CONFLICTS.get(code, code) for code in codes if code]
+    return [_(CONFLICTS[code]) if code in CONFLICTS else code for code in codes if code]
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,6 +7,7 @@ import secrets
 
 from aiohttp import web
 
+from bot.console.i18n import _
 from bot.console.oidc import SignInFailed, decide, identity_from
 from bot.console.service_client import MAX_FIRST_NAME_LENGTH, AgentIdentity
 from bot.console.sessions import SIGN_IN_COOKIE, SIGN_IN_MINUTES, Session
@@ -89,15 +90,15 @@ async def callback(request: web.Request) -> web.Response:
         raise error_page(
             request,
             400,
-            "Connexion interrompue",
-            "La connexion a pris trop de temps ou a été lancée ailleurs. Recommencez depuis la page de connexion.",
+            _("Sign-in interrupted"),
+            _("Signing in took too long or was started elsewhere. Start again from the sign-in page."),
         )
     if request.query.get("error") or not code:
         raise error_page(
             request,
             403,
-            "Connexion annulée",
-            "Le fournisseur d’identité n’a pas confirmé votre connexion. Recommencez.",
+            _("Sign-in cancelled"),
+            _("The identity provider did not confirm your sign-in. Start again."),
         )
     try:
         claims = await request.app[OIDC_KEY].claims(code, sign_in, now(request))
@@ -106,9 +107,11 @@ async def callback(request: web.Request) -> web.Response:
         raise error_page(
             request,
             403,
-            "Connexion impossible",
-            "La réponse du fournisseur d’identité n’a pas pu être vérifiée. Recommencez ; si cela se reproduit, "
-            "prévenez l’administrateur de la console.",
+            _("Sign-in impossible"),
+            _(
+                "The identity provider's answer could not be checked. Start again; if it happens again, "
+                "tell the console's administrator."
+            ),
         ) from error
     decision = decide(claims, settings)
     if not decision.allowed:
@@ -134,7 +137,7 @@ async def demo_signin(request: web.Request) -> web.Response:
     check_csrf(request, form)
     if not demo_allowed(request):
         raise error_page(
-            request, 403, "Accès refusé", "La connexion locale n’existe qu’en démonstration, sur cet ordinateur."
+            request, 403, _("Access refused"), _("The local sign-in only exists in the demo, on this computer.")
         )
     first_name = " ".join(str(form.get("first_name", "")).split())[:MAX_FIRST_NAME_LENGTH] or "Zoé"
     subject = DEMO_SUBJECT_PREFIX + "".join(c for c in first_name.lower() if c.isascii() and c.isalnum())[:40]
@@ -163,7 +166,7 @@ async def signout(request: web.Request) -> web.Response:
     """Forget the agent: a new anonymous session, back to the sign-in page."""
     form = await request.post()
     check_csrf(request, form)
-    replace_session(request, Session(flashes=[("success", "Vous êtes déconnecté.")]))
+    replace_session(request, Session(flashes=[("success", _("You are signed out."))]))
     raise web.HTTPFound("/signin")
 
 
@@ -172,6 +175,6 @@ def provider_unavailable(request: web.Request) -> web.HTTPException:
     return error_page(
         request,
         503,
-        "Fournisseur d’identité indisponible",
-        "Le fournisseur d’identité ne répond pas. Réessayez dans un instant.",
+        _("Identity provider unavailable"),
+        _("The identity provider does not answer. Try again in a moment."),
     )

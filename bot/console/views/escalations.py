@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.console import filters
+from bot.console.i18n import _, ngettext
 from bot.console.service_client import ServiceError, ServiceEvent
 from bot.console.web import (
     SECURITY_HEADERS,
@@ -54,15 +55,21 @@ def message_view(message: Mapping[str, Any]) -> dict[str, Any]:
     kind = str(message.get("kind", "text"))
     name = message.get("agent_first_name")
     if kind == "text":
-        who = f"{name} (conseiller)" if sender == "agent" and name else filters.word(sender, filters.SENDERS)
+        who = (
+            _("{name} (agent)").format(name=name)
+            if sender == "agent" and name
+            else filters.word(sender, filters.SENDERS)
+        )
         text = str(message.get("text") or "")
     else:
         who = name or filters.word(sender, filters.SENDERS)
-        text = filters.KINDS.get(kind, kind)
+        text = filters.word(kind, filters.KINDS)
         if kind == "withdrawn":
-            who = "Parent"
+            who = _("Parent")
         if kind == "handed_back" and message.get("resume_point"):
-            text += " : " + filters.word(message.get("resume_point"), filters.RESUME_POINTS)
+            text = _("{event}: {resume_point}").format(
+                event=text, resume_point=filters.word(message.get("resume_point"), filters.RESUME_POINTS)
+            )
         if message.get("text"):
             text += " — " + str(message["text"])
     return {
@@ -108,14 +115,14 @@ async def _act(request: web.Request, action: str, body: dict[str, Any] | None, s
 async def claim(request: web.Request) -> web.Response:
     """Take the escalation; to the conversation."""
     check_csrf(request, await request.post())
-    await _act(request, "claim", None, "Vous avez pris la demande : le parent en est informé.")
+    await _act(request, "claim", None, _("You took the request: the parent has been told."))
     raise web.HTTPFound(page_of(escalation_id(request)))
 
 
 async def release(request: web.Request) -> web.Response:
     """Put it back in the queue; to the queue."""
     check_csrf(request, await request.post())
-    done = await _act(request, "release", None, "La demande est de nouveau dans la file.")
+    done = await _act(request, "release", None, _("The request is back in the queue."))
     raise web.HTTPFound("/" if done else page_of(escalation_id(request)))
 
 
@@ -125,9 +132,17 @@ async def reply(request: web.Request) -> web.Response:
     check_csrf(request, form)
     text = str(form.get("text", "")).strip()
     if not text:
-        flash(request, "error", "Écrivez une réponse avant de l’envoyer.")
+        flash(request, "error", _("Write a reply before sending it."))
     elif len(text) > MAX_REPLY:
-        flash(request, "error", f"La réponse dépasse {MAX_REPLY} caractères : raccourcissez-la.")
+        flash(
+            request,
+            "error",
+            ngettext(
+                "The reply is longer than {count} character: shorten it.",
+                "The reply is longer than {count} characters: shorten it.",
+                MAX_REPLY,
+            ).format(count=MAX_REPLY),
+        )
     else:
         await _act(request, "replies", {"text": text}, "")
     raise web.HTTPFound(page_of(escalation_id(request)) + "#reponse")
@@ -140,14 +155,22 @@ async def hand_back(request: web.Request) -> web.Response:
     resume_point = str(form.get("resume_point", ""))
     note = str(form.get("note", "")).strip()
     if resume_point not in filters.RESUME_POINTS:
-        flash(request, "error", "Choisissez où le robot reprend.")
+        flash(request, "error", _("Choose where the bot takes over."))
     elif len(note) > MAX_NOTE:
-        flash(request, "error", f"La note dépasse {MAX_NOTE} caractères : raccourcissez-la.")
+        flash(
+            request,
+            "error",
+            ngettext(
+                "The note is longer than {count} character: shorten it.",
+                "The note is longer than {count} characters: shorten it.",
+                MAX_NOTE,
+            ).format(count=MAX_NOTE),
+        )
     else:
         body: dict[str, Any] = {"resume_point": resume_point}
         if note:
             body["note"] = note
-        if await _act(request, "hand-back", body, "Le robot a repris la conversation avec le parent."):
+        if await _act(request, "hand-back", body, _("The bot has taken the conversation with the parent back.")):
             raise web.HTTPFound("/")
     raise web.HTTPFound(page_of(escalation_id(request)))
 
@@ -158,8 +181,8 @@ async def close(request: web.Request) -> web.Response:
     check_csrf(request, form)
     outcome = str(form.get("outcome", ""))
     if outcome not in filters.OUTCOMES:
-        flash(request, "error", "Choisissez l’issue de la demande.")
-    elif await _act(request, "close", {"outcome": outcome}, "La demande est close."):
+        flash(request, "error", _("Choose the outcome of the request."))
+    elif await _act(request, "close", {"outcome": outcome}, _("The request is closed.")):
         raise web.HTTPFound("/")
     raise web.HTTPFound(page_of(escalation_id(request)))
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.console.i18n import N_, _, ngettext, translated
 from bot.console.page_models import CreatedHandoff, Handoff, HandoffList
 from bot.console.pages_support import (
     ServiceError,
@@ -24,20 +25,20 @@ from bot.console.pages_support import (
 )
 from bot.console.qr import DeepLinkError, deep_link, qr_png, qr_svg
 
-LANGUAGES = {"fr": "Français", "en": "Anglais"}
+LANGUAGES = {"fr": N_("French"), "en": N_("English")}
 START_POINTS = {
-    "start_merge": "Rattacher ses comptes (fusion)",
-    "activate_account": "Activer son compte",
-    "log_in": "Se connecter",
+    "start_merge": N_("Gather one's accounts (merge)"),
+    "activate_account": N_("Activate one's account"),
+    "log_in": N_("Sign in"),
 }
 STAGES = {
-    "opened": "Le parent a ouvert le lien",
-    "logged_in": "Le parent s’est connecté",
-    "preview_seen": "Le parent a vu l’aperçu des enfants",
-    "merged": "Le parent a rattaché ses comptes",
-    "escalated": "Le parent a demandé un conseiller",
+    "opened": N_("The parent opened the link"),
+    "logged_in": N_("The parent signed in"),
+    "preview_seen": N_("The parent saw the preview of the children"),
+    "merged": N_("The parent gathered their accounts"),
+    "escalated": N_("The parent asked for an agent"),
 }
-STATES = {"pending": "Pas encore ouvert", "opened": "Ouvert par le parent", "expired": "Expiré"}
+STATES = {"pending": N_("Not opened yet"), "opened": N_("Opened by the parent"), "expired": N_("Expired")}
 IDENTIFIER_LIMIT, NOTE_LIMIT = 64, 500
 
 
@@ -62,7 +63,7 @@ class HandoffForm:
 
 
 def read_handoff_form(form: dict[str, str]) -> HandoffForm:
-    """Check the typed form; every error is a French sentence tied to its field."""
+    """Check the typed form; every error is a sentence tied to its field, in the agent's language."""
     typed = HandoffForm(
         language=single(form, "language", limit=10),
         start_at=single(form, "start_at", limit=30),
@@ -70,15 +71,23 @@ def read_handoff_form(form: dict[str, str]) -> HandoffForm:
         note=single(form, "note", limit=NOTE_LIMIT),
     )
     if typed.language not in LANGUAGES:
-        typed.errors["language"] = "Choisissez la langue du parent."
+        typed.errors["language"] = _("Choose the parent's language.")
     if typed.start_at not in START_POINTS:
-        typed.errors["start_at"] = "Choisissez l’étape où le parent commence."
+        typed.errors["start_at"] = _("Choose the step where the parent starts.")
     if len(typed.keep_identifier) > IDENTIFIER_LIMIT:
-        typed.errors["keep_identifier"] = f"L’identifiant fait au plus {IDENTIFIER_LIMIT} caractères."
+        typed.errors["keep_identifier"] = ngettext(
+            "The identifier has at most {count} character.",
+            "The identifier has at most {count} characters.",
+            IDENTIFIER_LIMIT,
+        ).format(count=IDENTIFIER_LIMIT)
     elif typed.keep_identifier and not typed.keep_identifier.isprintable():
-        typed.errors["keep_identifier"] = "L’identifiant contient des caractères invisibles : retapez-le."
+        typed.errors["keep_identifier"] = _("The identifier contains invisible characters: type it again.")
     if len(typed.note) > NOTE_LIMIT:
-        typed.errors["note"] = f"Le mot pour le parent fait au plus {NOTE_LIMIT} caractères."
+        typed.errors["note"] = ngettext(
+            "The note for the parent has at most {count} character.",
+            "The note for the parent has at most {count} characters.",
+            NOTE_LIMIT,
+        ).format(count=NOTE_LIMIT)
     return typed
 
 
@@ -86,10 +95,15 @@ def progress_view(handoff: Handoff) -> dict[str, Any]:
     """The hand-off's state and progress as the page and its JSON endpoint show them."""
     return {
         "state": handoff.state,
-        "state_label": STATES.get(handoff.state, handoff.state),
+        "state_label": _(STATES[handoff.state]) if handoff.state in STATES else handoff.state,
         "finished": handoff.finished,
         "progress": [
-            {"id": step.id, "stage": step.stage, "label": STAGES.get(step.stage, step.stage), "at": when(step.at)}
+            {
+                "id": step.id,
+                "stage": step.stage,
+                "label": _(STAGES[step.stage]) if step.stage in STAGES else step.stage,
+                "at": when(step.at),
+            }
             for step in handoff.progress
         ],
     }
@@ -108,9 +122,9 @@ def _page_context(request: web.Request, **context: Any) -> dict[str, Any]:
     """What every hand-off template receives."""
     return {
         "configured": _configured(request),
-        "languages": LANGUAGES,
-        "start_points": START_POINTS,
-        "states": STATES,
+        "languages": {code: label[:1].upper() + label[1:] for code, label in translated(LANGUAGES).items()},
+        "start_points": translated(START_POINTS),
+        "states": translated(STATES),
         "when": when,
         **context,
     }
@@ -150,8 +164,8 @@ def _service_field_errors(error: ServiceError) -> dict[str, str]:
     """Turn the service's 422 into field errors (the note is refused when it looks like a password)."""
     text = str(error.details)
     if "keep_identifier" in text:
-        return {"keep_identifier": "Le service refuse cet identifiant : vérifiez-le."}
-    return {"note": "Le service refuse ce mot : n’y mettez jamais de mot de passe, même provisoire."}
+        return {"keep_identifier": _("The service refuses this identifier: check it.")}
+    return {"note": _("The service refuses this note: never put a password in it, not even a temporary one.")}
 
 
 def _bot_username(request: web.Request) -> str:
@@ -160,8 +174,8 @@ def _bot_username(request: web.Request) -> str:
     try:
         deep_link(username, "check")
     except DeepLinkError as error:
-        message = "Le nom du robot Telegram (RATTACHER_CONSOLE_BOT_USERNAME) manque ou n’est pas valable."
-        raise page(request, 503, "Configuration incomplète", message) from error
+        message = _("The Telegram bot's name (RATTACHER_CONSOLE_BOT_USERNAME) is missing or not valid.")
+        raise page(request, 503, _("Incomplete configuration"), message) from error
     return username
 
 
@@ -173,7 +187,7 @@ def _created_page(request: web.Request, handoff: CreatedHandoff) -> web.Response
         request,
         handoff=handoff,
         link=link,
-        qr=qr_svg(link, title="Code QR du lien de reprise"),
+        qr=qr_svg(link, title=_("QR code of the hand-off link")),
         png_data=f"data:image/png;base64,{png}",
         png_name=f"lien-rattacher-{handoff.handoff_id}.png",
         live=progress_view(handoff),
@@ -187,7 +201,7 @@ def _handoff_id(request: web.Request) -> int:
     """The hand-off id in the path, or 404."""
     raw = request.match_info["handoff_id"]
     if not raw.isdigit() or len(raw) > 12:
-        raise not_found(request, "Ce lien de reprise n’existe pas.")
+        raise not_found(request, _("This hand-off link does not exist."))
     return int(raw)
 
 
@@ -197,7 +211,7 @@ async def _fetch(request: web.Request) -> Handoff:
         answer = await call_service(request, "GET", f"/v1/helpdesk/handoffs/{_handoff_id(request)}")
     except ServiceError as error:
         if error.status == 404:
-            raise not_found(request, "Ce lien de reprise n’existe pas.") from error
+            raise not_found(request, _("This hand-off link does not exist.")) from error
         raise
     return parse_answer(request, Handoff, answer)
 

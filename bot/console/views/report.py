@@ -10,16 +10,17 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.console.funnel import duration_text, funnel_svg, report_csv, report_rows
+from bot.console.i18n import N_, _, ngettext, translated
 from bot.console.page_models import Report
 from bot.console.pages_support import call_service, day, page, parse_answer, render_page, supervisor_of, today_in_paris
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 SECTIONS = {
-    "entonnoir": "Parcours des parents",
-    "abandons": "Abandons, par dernière étape atteinte",
-    "conseiller": "Demandes de conseiller, par raison",
-    "durées": "Durées médianes",
+    "entonnoir": N_("Parents' journey"),
+    "abandons": N_("Abandoned, by last step reached"),
+    "conseiller": N_("Requests for an agent, by reason"),
+    "durées": N_("Median durations"),
 }
 
 
@@ -53,14 +54,16 @@ def read_period(query: Any, today: date) -> Period:
     period.typed_from = period.start.isoformat() if period.start else period.typed_from
     period.typed_to = period.end.isoformat() if period.end else period.typed_to
     if period.start is None:
-        period.errors["from"] = "Tapez la date de début au format JJ/MM/AAAA."
+        period.errors["from"] = _("Type the start date as DD/MM/YYYY.")
     if period.end is None:
-        period.errors["to"] = "Tapez la date de fin au format JJ/MM/AAAA."
+        period.errors["to"] = _("Type the end date as DD/MM/YYYY.")
     if period.start and period.end:
         if period.start > period.end:
-            period.errors["to"] = "La date de fin doit suivre la date de début."
+            period.errors["to"] = _("The end date must come after the start date.")
         elif (period.end - period.start).days + 1 > MAX_DAYS:
-            period.errors["to"] = f"La période fait au plus {MAX_DAYS} jours."
+            period.errors["to"] = ngettext(
+                "The period has at most {count} day.", "The period has at most {count} days.", MAX_DAYS
+            ).format(count=MAX_DAYS)
     return period
 
 
@@ -75,7 +78,12 @@ async def report_page(request: web.Request) -> web.Response:
     """GET /report: the period chooser, the funnel chart and the table (supervisors only)."""
     supervisor_of(request)
     period = read_period(request.query, today_in_paris())
-    context: dict[str, Any] = {"period": period, "sections": SECTIONS, "day": day, "duration_text": duration_text}
+    context: dict[str, Any] = {
+        "period": period,
+        "sections": translated(SECTIONS),
+        "day": day,
+        "duration_text": duration_text,
+    }
     if period.errors:
         return render_page(request, "report.html", {**context, "report": None}, status=400)
     report = await _report(request, period)
@@ -88,7 +96,7 @@ async def report_download(request: web.Request) -> web.Response:
     supervisor_of(request)
     period = read_period(request.query, today_in_paris())
     if period.errors:
-        raise page(request, 400, "Période non valable", " ".join(period.errors.values()))
+        raise page(request, 400, _("Period not valid"), " ".join(period.errors.values()))
     report = await _report(request, period)
     name = f"rapport-rattacher-{report.from_.isoformat()}-{report.to.isoformat()}.csv"
     return web.Response(
