@@ -114,7 +114,9 @@ class DialogEngine:
                 pasted_secret, parent_line = False, mask
             else:
                 inbound, pasted_secret = screened(inbound, mask, identifier_step=step in IDENTIFIER_STEPS)
-                parent_line = redact(describe_inbound(inbound), mask, identifier_step=True).text
+                parent_line = redact(
+                    describe_inbound(inbound, record.state.button_labels), mask, identifier_step=True
+                ).text
             first_contact = record.version == 0
             if not await self._apply(turn, inbound, now, first_contact=first_contact, pasted_secret=pasted_secret):
                 return Outcome(replies=(), notice=turn.notice, delete_inbound=pasted_secret)
@@ -459,6 +461,9 @@ def remember_exchange(state: DialogState, inbound: Inbound, outcome: Outcome, no
     for reply in outcome.replies:
         state.remember(now, "bot", reply.text)
     state.last_activity = now
+    shown = {button.data: button.label for reply in outcome.replies for row in reply.buttons for button in row}
+    if shown:
+        state.button_labels = shown
     if inbound.update_id is not None:
         state.last_outcome = RecordedOutcome(update_id=inbound.update_id, payload=dataclasses.asdict(outcome))
         state.handled_update_ids = [*state.handled_update_ids, inbound.update_id][-HANDLED_UPDATES_KEPT:]
@@ -480,11 +485,14 @@ def screened(inbound: Inbound, mask: str, *, identifier_step: bool) -> tuple[Inb
     return inbound, False
 
 
-def describe_inbound(inbound: Inbound) -> str:
-    """A transcript line for what the parent sent (never called for a password)."""
+def describe_inbound(inbound: Inbound, button_labels: dict[str, str] | None = None) -> str:
+    """A transcript line for what the parent sent (never called for a password); a button by the label shown."""
     if inbound.kind == "command":
         return without_control_characters(f"/{inbound.command} {inbound.text}".strip())
     if inbound.kind == "button":
+        label = (button_labels or {}).get(inbound.button)
+        if label is not None:
+            return without_control_characters(f"[{label}]")
         return without_control_characters(f"[button {inbound.button.partition('.')[2]}]")
     if inbound.kind == "unsupported":
         return "[unsupported message]"

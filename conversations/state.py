@@ -134,6 +134,7 @@ class DialogState(BaseModel):
     attempts: int = 0
     nonce: str = ""
     offered: list[str] = Field(default_factory=list)  # button actions valid for `nonce`
+    button_labels: dict[str, str] = Field(default_factory=dict)  # the latest buttons shown: data → label (transcript)
     wants_merge: bool = False
     account_identifier: str | None = None  # logged-in account (the one to keep)
     typed_identifier: str | None = None  # login identifier being typed

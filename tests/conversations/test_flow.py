@@ -433,6 +433,7 @@ async def test_an_escalation_is_recorded_without_any_password(real_chat: Chat, a
     transcript = "\n".join(line["text"] for line in escalation["transcript"])
     assert "[mot de passe masqué]" in transcript and "c.martin7" in transcript
     assert KEEP[1] not in transcript and OTHER[1] not in transcript
+    assert "[Rattacher un enfant]" in transcript, "a button pressed is written as the label the parent saw"
 
 
 async def test_language_follows_the_client_then_the_langue_command(open_engine) -> None:
