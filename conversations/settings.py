@@ -20,6 +20,10 @@ class DialogSettings(BaseSettings):
     service_timeout_seconds: float = Field(default=10.0, gt=0)  # each HTTP call to the service
     max_attempts_per_step: int = Field(default=3, ge=1)  # invalid inputs: asked again twice, then an agent offered
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock
+    # PostgreSQL pool: unset, sized from the channel's concurrency (conversations.runtime.pool_size_for), same overflow.
+    database_pool_size: int | None = Field(default=None, ge=1, le=200)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    chat_lease_seconds: float = Field(default=30.0, ge=1)  # PostgreSQL: a turn's hold on its chat, renewed meanwhile
     # Personal data retention (docs/privacy.md): a chat idle this long loses its dialog state and transcript.
     retention_dialog_days: int = Field(default=30, ge=1, le=3650)
     purge_batch_size: int = Field(default=500, ge=1, le=10000)  # chats deleted per transaction

@@ -110,23 +110,32 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
     from bot.health import serving_health
     from bot.telegram.application import build_application, serve_polling
     from bot.telegram.channel import TelegramChannel
+    from bot.telegram.ratelimit import shared_rate_limiter
     from bot.telegram.webhook import serve_webhook
     from conversations.runtime import dialog_engine
     from conversations.settings import DialogSettings
 
     service_token = settings.service_token.get_secret_value() if settings.service_token else ""
-    async with dialog_engine(DialogSettings(), service_url=settings.service_url, service_token=service_token) as engine:
+    dialog_settings = DialogSettings()
+    rate_limiter = shared_rate_limiter(settings, dialog_settings.database_url)  # None on SQLite: in-process
+    async with dialog_engine(
+        dialog_settings,
+        service_url=settings.service_url,
+        service_token=service_token,
+        concurrency=settings.max_concurrent_updates,
+    ) as engine:
         channel = TelegramChannel(
             engine,
             send_attempts=settings.send_attempts,
             retry_delay_seconds=settings.send_retry_delay_seconds,
         )
         if settings.webhook_url:
-            application = build_application(settings, channel, with_updater=False)
+            application = build_application(settings, channel, with_updater=False, rate_limiter=rate_limiter)
             await serve_webhook(application, channel, settings, stop)
         else:
             async with serving_health(settings.health_listen_host, settings.health_listen_port, settings.service_url):
-                await serve_polling(build_application(settings, channel), settings, stop)
+                application = build_application(settings, channel, rate_limiter=rate_limiter)
+                await serve_polling(application, settings, stop)
 
 
 async def serve_service_and_bot(
