@@ -45,7 +45,7 @@ RESERVE = text(
     INSERT INTO channel_rate_budgets AS b (bucket, slots, paused_until)
     VALUES (:bucket, ARRAY[extract(epoch FROM now())::float8], 0)
     ON CONFLICT (bucket) DO UPDATE SET slots =
-        b.slots[greatest(cardinality(b.slots) - CAST(:rate AS integer) + 2, 1):cardinality(b.slots)]
+        b.slots[greatest(cardinality(b.slots) - CAST(:rate AS integer) + 2, 1) : cardinality(b.slots)]
         || greatest(
             excluded.slots[1],
             b.paused_until,
