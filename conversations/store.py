@@ -146,10 +146,10 @@ class ChatLease:
     async def acquire(self, fresh_state_json: str) -> Row[Any]:
         """Take the lease and read the row in one statement (a placeholder row, version 0, for a new chat)."""
         values = {"chat_key": self.chat_key, "version": 0, "updated_at": func.now(), "state": fresh_state_json}
-        statement = postgresql_insert(DialogChat).values(**values, lease_token=self.token, lease_until=self._until())
-        statement = statement.on_conflict_do_update(
+        proposed = postgresql_insert(DialogChat).values(**values, lease_token=self.token, lease_until=self._until())
+        statement = proposed.on_conflict_do_update(
             index_elements=[DialogChat.chat_key],
-            set_={"lease_token": statement.excluded.lease_token, "lease_until": statement.excluded.lease_until},
+            set_={"lease_token": proposed.excluded.lease_token, "lease_until": proposed.excluded.lease_until},
             where=lease_is_free(),
         ).returning(*DialogChat.__table__.columns)
         delay = FIRST_RETRY_SECONDS

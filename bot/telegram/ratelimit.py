@@ -108,7 +108,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._listening = asyncio.Event()
+        self._listener_tried = asyncio.Event()  # its first connection attempt is over
         self._paused_until = 0.0  # event-loop time before which nothing is sent
         self._fallback = AsyncLimiter(messages_per_second, 1.0 + margin_seconds)
 
@@ -124,10 +124,10 @@ class SharedRateLimiter(BaseRateLimiter[int]):
             pool_recycle=1800,
             hide_parameters=True,
         )
-        self._listening.clear()
+        self._listener_tried.clear()
         self._listener = asyncio.create_task(self._listen(self._engine), name="telegram-budget-listener")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._listening.wait(), 5)
+            await asyncio.wait_for(self._listener_tried.wait(), 5)
 
     async def shutdown(self) -> None:
         """Stop listening and close the pool."""
@@ -231,11 +231,11 @@ class SharedRateLimiter(BaseRateLimiter[int]):
         while True:
             try:
                 async with engine.connect() as connection:
-                    raw = (await connection.get_raw_connection()).driver_connection
+                    raw: Any = (await connection.get_raw_connection()).driver_connection  # asyncpg's connection
                     lost = asyncio.Event()
                     raw.add_termination_listener(functools.partial(_set_event, lost))
                     await raw.add_listener(PAUSE_CHANNEL, self._on_notice)
-                    self._listening.set()
+                    self._listener_tried.set()
                     try:
                         await lost.wait()
                     finally:
@@ -245,7 +245,7 @@ class SharedRateLimiter(BaseRateLimiter[int]):
                 raise
             except Exception as error:  # the database went away: keep trying, new slots still honour stored pauses
                 logger.warning("Telegram pause listener lost (%s); reconnecting", type(error).__name__)
-            self._listening.clear()
+            self._listener_tried.set()
             await asyncio.sleep(LISTENER_RETRY_SECONDS)
 
 
