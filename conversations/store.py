@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import DateTime, Insert, Integer, Row, String, Text, Update, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from conversations.state import Credentials, DialogState
@@ -87,6 +87,13 @@ class KeyedLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements commit on their own: one round trip each, no BEGIN/COMMIT."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def lease_is_free() -> Any:
@@ -154,7 +161,7 @@ class ChatLease:
         ).returning(*DialogChat.__table__.columns)
         delay = FIRST_RETRY_SECONDS
         while True:
-            async with self.engine.begin() as connection:
+            async with autocommit(self.engine) as connection:
                 row = (await connection.execute(statement)).one_or_none()
             if row is not None:
                 return row
@@ -165,19 +172,21 @@ class ChatLease:
         """Push the deadline back while the turn lasts (a slow service must not free the chat)."""
         while True:
             await asyncio.sleep(self.seconds / 3)
-            async with self.engine.begin() as connection:
+            if self.released:
+                return
+            async with autocommit(self.engine) as connection:
                 result = await connection.execute(
                     update(DialogChat)
                     .where(DialogChat.chat_key == self.chat_key, DialogChat.lease_token == self.token)
                     .values(lease_until=self._until())
                 )
-            if result.rowcount != 1:
+            if result.rowcount != 1 and not self.released:
                 logger.warning("chat %s: lease lost during a turn", self.chat_key)
                 return
 
     async def release(self) -> None:
         """Free the chat without saving (nothing to save, or the turn failed)."""
-        async with self.engine.begin() as connection:
+        async with autocommit(self.engine) as connection:
             await connection.execute(
                 update(DialogChat)
                 .where(DialogChat.chat_key == self.chat_key, DialogChat.lease_token == self.token)
@@ -232,7 +241,7 @@ class ChatSession:
                 statement = statement.where(DialogChat.lease_token == self.lease.token)
                 values.update(lease_token=None, lease_until=None)
             statement = statement.values(**values)
-        async with self.engine.begin() as connection:
+        async with self.engine.begin() if self.lease is None else autocommit(self.engine) as connection:
             try:
                 result = await connection.execute(statement)
             except IntegrityError as error:  # a concurrent first insert took the primary key
