@@ -35,6 +35,7 @@ OVERALL_BUCKET = "telegram:bot"
 PAUSE_CHANNEL = "rattacher_telegram_pause"
 GROUP_WINDOW_SECONDS = 60.0
 LISTENER_RETRY_SECONDS = 1.0
+CONNECTION_TIMEOUT_SECONDS = 2.0
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 Callback = Callable[..., Coroutine[Any, Any, Result]]
@@ -122,6 +123,8 @@ class SharedRateLimiter(BaseRateLimiter[int]):
             pool_size=self._pool_size + 1,  # + the listener's connection
             max_overflow=self._pool_size,
             pool_recycle=1800,
+            pool_timeout=CONNECTION_TIMEOUT_SECONDS,
+            connect_args={"timeout": CONNECTION_TIMEOUT_SECONDS},  # a database gone: the fallback, soon
             hide_parameters=True,
         )
         self._listener_tried.clear()
