@@ -96,6 +96,7 @@ async def test_two_limiters_share_one_budget(budget_database: str) -> None:
     assert max(recorder.times) - started >= 2.0
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter's own message
 async def test_a_429_in_one_limiter_pauses_the_other(budget_database: str) -> None:
     throttled, other = Recorder(), Recorder()
     throttled.refusals.append(1)
