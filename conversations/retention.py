@@ -2,10 +2,11 @@
 
 The row holds where the parent is in the dialog, what they typed (the transcript, secrets already removed) and
 their session token; a parent who comes back after the purge simply starts again. Deletion goes by batches of
-`purge_batch_size` chats, one short transaction each. On PostgreSQL a chat being handled is skipped: its row is
-taken `FOR UPDATE SKIP LOCKED` and its advisory lock (conversations/store.py) with `pg_try_advisory_xact_lock`,
-so a purge never races an update of that chat, and several purges take disjoint batches. On SQLite (one bot
-process) each batch is a single DELETE statement. Idempotent: a second run finds nothing more.
+`purge_batch_size` chats, one short transaction each. On PostgreSQL a chat being handled is skipped: its
+lease (conversations/store.py) is live, or its row is taken `FOR UPDATE SKIP LOCKED` by a turn taking the
+lease or by another purge, so a purge never races an update of that chat, and several purges take disjoint
+batches. On SQLite (one bot process) each batch is a single DELETE statement. Idempotent: a second run finds
+nothing more.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from conversations.store import DialogChat, advisory_lock_key
-
-ADVISORY_LOCKS_PER_STATEMENT = 500  # far below PostgreSQL's 1664 columns per SELECT
+from conversations.store import DialogChat, lease_is_free
 
 
 async def purge_idle_chats(
@@ -63,7 +62,7 @@ async def _purge_postgresql(engine: AsyncEngine, cutoff: datetime, batch: int) -
             keys = list(
                 await connection.scalars(
                     select(DialogChat.chat_key)
-                    .where(DialogChat.updated_at < cutoff, DialogChat.chat_key > after)
+                    .where(DialogChat.updated_at < cutoff, DialogChat.chat_key > after, lease_is_free())
                     .order_by(DialogChat.chat_key)
                     .limit(batch)
                     .with_for_update(skip_locked=True)
@@ -71,24 +70,10 @@ async def _purge_postgresql(engine: AsyncEngine, cutoff: datetime, batch: int) -
             )
             if not keys:
                 return total
-            free = await _free_chats(connection, keys)
-            if free:
-                result = await connection.execute(
-                    delete(DialogChat).where(DialogChat.chat_key.in_(free), DialogChat.updated_at < cutoff)
-                )
-                total += result.rowcount
+            result = await connection.execute(
+                delete(DialogChat).where(DialogChat.chat_key.in_(keys), DialogChat.updated_at < cutoff, lease_is_free())
+            )
+            total += result.rowcount
         if len(keys) < batch:
             return total
         after = keys[-1]
-
-
-async def _free_chats(connection: AsyncConnection, keys: list[str]) -> list[str]:
-    """The chats whose advisory lock this transaction could take (nobody is handling them)."""
-    free: list[str] = []
-    for start in range(0, len(keys), ADVISORY_LOCKS_PER_STATEMENT):
-        chunk = keys[start : start + ADVISORY_LOCKS_PER_STATEMENT]
-        taken = (
-            await connection.execute(select(*(func.pg_try_advisory_xact_lock(advisory_lock_key(key)) for key in chunk)))
-        ).one()
-        free += [key for key, got in zip(chunk, taken, strict=True) if got]
-    return free

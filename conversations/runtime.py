@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -19,6 +20,10 @@ from conversations.service_http import HttpAccountService, open_service_session
 from conversations.settings import DialogSettings
 from conversations.store import DialogStore
 
+DEFAULT_CONCURRENCY = 64  # TelegramSettings.max_concurrent_updates' default
+TURNS_PER_CONNECTION = 8  # a turn spends most of its time on the service, not on its two statements
+MIN_POOL_SIZE, MAX_POOL_SIZE = 2, 20
+
 
 @asynccontextmanager
 async def dialog_engine(
@@ -27,24 +32,53 @@ async def dialog_engine(
     service_url: str,
     service_token: str,
     clock: Callable[[], datetime] = utc_now,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> AsyncIterator[DialogEngine]:
-    """A dialog engine on the settings' database talking to the service; everything closed on exit."""
+    """A dialog engine on the settings' database talking to the service; everything closed on exit.
+
+    `concurrency`: how many turns may run at once (the channel's setting); it sizes the pool.
+    """
     require_catalogs(settings.locales_dir)  # before anything is opened: a missing catalog stops the start
-    database = create_dialog_database(settings.database_url, settings.sqlite_busy_timeout_seconds)
+    database = create_dialog_database(
+        settings.database_url,
+        settings.sqlite_busy_timeout_seconds,
+        pool_size=settings.database_pool_size or pool_size_for(concurrency),
+        pool_timeout_seconds=settings.database_pool_timeout_seconds,
+    )
     try:
         await upgrade_dialog_schema(database)
         async with open_service_session(service_url, service_token, settings.service_timeout_seconds) as session:
-            store = DialogStore(database, default_language=settings.default_language)
+            store = DialogStore(
+                database, default_language=settings.default_language, lease_seconds=settings.chat_lease_seconds
+            )
             yield DialogEngine(store, HttpAccountService(session), settings, clock=clock)
     finally:
         await database.dispose()
 
 
-def create_dialog_database(database_url: str, sqlite_busy_timeout_seconds: float) -> AsyncEngine:
+def pool_size_for(concurrency: int) -> int:
+    """Connections for `concurrency` turns at once: a turn holds one for a statement, never while the service works."""
+    return max(MIN_POOL_SIZE, min(MAX_POOL_SIZE, math.ceil(concurrency / TURNS_PER_CONNECTION)))
+
+
+def create_dialog_database(
+    database_url: str,
+    sqlite_busy_timeout_seconds: float,
+    *,
+    pool_size: int = MIN_POOL_SIZE,
+    pool_timeout_seconds: float = 30.0,
+) -> AsyncEngine:
     """The async engine of the dialog state (SQLite: its directory created, waits for the write lock)."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        engine = create_async_engine(database_url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_async_engine(
+            database_url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=pool_timeout_seconds,
+        )
     else:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,10 @@ class DialogSettings(BaseSettings):
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock
     helpdesk_poll_wait_seconds: int = Field(default=20, ge=0, le=25)  # long poll of the helpdesk's deliveries
     helpdesk_retry_seconds: float = Field(default=2.0, gt=0)  # pause after the service failed a long poll
+    # PostgreSQL pool: unset, sized from the channel's concurrency (conversations.runtime.pool_size_for), same overflow.
+    database_pool_size: int | None = Field(default=None, ge=1, le=200)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    chat_lease_seconds: float = Field(default=30.0, ge=1)  # PostgreSQL: a turn's hold on its chat, renewed meanwhile
     # Personal data retention (docs/privacy.md): a chat idle this long loses its dialog state and transcript.
     retention_dialog_days: int = Field(default=30, ge=1, le=3650)
     purge_batch_size: int = Field(default=500, ge=1, le=10000)  # chats deleted per transaction

@@ -13,6 +13,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     BaseUpdateProcessor,
     ContextTypes,
     TypeHandler,
@@ -61,15 +62,19 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
 
 def build_application(
-    settings: TelegramSettings, channel: TelegramChannel, *, with_updater: bool = True
+    settings: TelegramSettings,
+    channel: TelegramChannel,
+    *,
+    with_updater: bool = True,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> BotApplication:
-    """The Application: rate-limited bot, one handler that hands every update to the channel."""
+    """The Application: rate-limited bot (in-process unless a shared limiter is given), one handler for all."""
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=settings.rate_limit_retries))
+        .rate_limiter(rate_limiter or in_process_rate_limiter(settings))
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.max_concurrent_updates))
     )
     if not with_updater:
@@ -82,6 +87,15 @@ def build_application(
     application.add_handler(TypeHandler(Update, hand_to_channel))
     application.add_error_handler(log_failed_update)
     return application
+
+
+def in_process_rate_limiter(settings: TelegramSettings) -> AIORateLimiter:
+    """python-telegram-bot's limiter: the budget of this process alone (one process, SQLite)."""
+    return AIORateLimiter(
+        overall_max_rate=settings.rate_limit_messages_per_second,
+        group_max_rate=settings.rate_limit_group_messages_per_minute,
+        max_retries=settings.rate_limit_retries,
+    )
 
 
 async def log_failed_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -113,6 +113,7 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event, *, poll_wai
     from bot.health import serving_health
     from bot.telegram.application import build_application, helpdesk_poller, serve_polling
     from bot.telegram.channel import TelegramChannel
+    from bot.telegram.ratelimit import shared_rate_limiter
     from bot.telegram.webhook import serve_webhook
     from conversations.runtime import dialog_engine
     from conversations.settings import DialogSettings
@@ -120,13 +121,21 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event, *, poll_wai
     service_token = settings.service_token.get_secret_value() if settings.service_token else ""
     overrides = {} if poll_wait_seconds is None else {"helpdesk_poll_wait_seconds": poll_wait_seconds}
     dialog_settings = DialogSettings(**overrides)  # type: ignore[arg-type]
-    async with dialog_engine(dialog_settings, service_url=settings.service_url, service_token=service_token) as engine:
+    rate_limiter = shared_rate_limiter(settings, dialog_settings.database_url)  # None on SQLite: in-process
+    async with dialog_engine(
+        dialog_settings,
+        service_url=settings.service_url,
+        service_token=service_token,
+        concurrency=settings.max_concurrent_updates,
+    ) as engine:
         channel = TelegramChannel(
             engine,
             send_attempts=settings.send_attempts,
             retry_delay_seconds=settings.send_retry_delay_seconds,
         )
-        application = build_application(settings, channel, with_updater=not settings.webhook_url)
+        application = build_application(
+            settings, channel, with_updater=not settings.webhook_url, rate_limiter=rate_limiter
+        )
         poller = helpdesk_poller(engine, channel, application)
         if settings.webhook_url:
             await serve_webhook(application, channel, settings, stop, poller)

@@ -37,6 +37,11 @@ class TelegramSettings(BaseSettings):
     send_attempts: int = Field(default=3, ge=1)  # per Bot API call, on network errors
     send_retry_delay_seconds: float = Field(default=0.5, ge=0)
     rate_limit_retries: int = Field(default=3, ge=0)  # 429 retry_after honoured this many times
+    # Telegram's per-bot budget (docs/telegram.md): shared by every process through PostgreSQL unless turned off.
+    rate_limit_messages_per_second: int = Field(default=30, ge=1, le=1000)
+    rate_limit_group_messages_per_minute: int = Field(default=20, ge=1, le=1000)
+    rate_limit_margin_seconds: float = Field(default=0.1, ge=0, le=5)  # the shared window lasts 1 s + this
+    rate_limit_shared: bool = True  # PostgreSQL only; SQLite (one process) keeps the in-process limiter
 
     @field_validator("telegram_token")
     @classmethod

@@ -75,7 +75,7 @@ async def test_batches_delete_every_idle_chat(dialog_database: AsyncEngine, cloc
 @pytest.fixture
 def postgresql_only(database_backend: str) -> None:
     if database_backend != "postgresql":
-        pytest.skip("advisory locks and parallel purges: PostgreSQL")
+        pytest.skip("chat leases and parallel purges: PostgreSQL")
 
 
 async def test_a_chat_being_handled_is_skipped(

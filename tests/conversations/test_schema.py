@@ -23,4 +23,4 @@ async def test_dialog_and_service_schemas_share_one_database_in_either_order(dat
     finally:
         await engine.dispose()
     assert {"dialog_chats", "rattacher_dialog_alembic_version", "accounts", "merges"} <= tables
-    assert dialog_version == "dialog_0001"
+    assert dialog_version == "dialog_0002"

@@ -173,7 +173,8 @@ class FakeBotApi:
     ) -> None:
         self.token = token
         self.schema = schema or bot_api_schema()
-        self.calls: list[ApiCall] = []
+        self.calls: list[ApiCall] = []  # every request, stamped with time.monotonic() on arrival
+        self.throttled: list[ApiCall] = []  # the requests answered 429 with retry_after (fail_next)
         self.violations: list[str] = []
         self.chats: dict[int, Chat] = {}
         self.answered_callbacks: dict[str, str] = {}
@@ -305,6 +306,10 @@ class FakeBotApi:
     def calls_of(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
 
+    def budget_calls(self) -> list[ApiCall]:
+        """The calls Telegram's per-bot budget counts: those naming a chat (send, edit, delete)."""
+        return [call for call in self.calls if call.parameters.get("chat_id") is not None]
+
     # --- updates ---------------------------------------------------------------------------
 
     def _push_update(self, payload: JsonDict, chat_id: int, *, ordered: bool = True) -> None:
@@ -356,7 +361,8 @@ class FakeBotApi:
         except ValueError as error:
             self.violations.append(f"{method}: unreadable body ({error})")
             return BotApiError(400, "Bad Request: unreadable body").response()
-        self.calls.append(ApiCall(method, parameters, time.monotonic()))
+        call = ApiCall(method, parameters, time.monotonic())
+        self.calls.append(call)
         try:
             problems = self.schema.check_call(method, parameters)
             if problems:
@@ -368,6 +374,8 @@ class FakeBotApi:
                 request.transport.abort()
                 return web.Response(status=502)
             if failure is not None:
+                if failure.error.retry_after is not None:
+                    self.throttled.append(call)
                 raise failure.error
             handler = self._methods().get(method)
             if handler is None:
@@ -525,3 +533,14 @@ def _chat_id_of(update: Mapping[str, Any]) -> int:
     if "callback_query" in update:
         return update["callback_query"]["message"]["chat"]["id"]
     return update["message"]["chat"]["id"]
+
+
+def most_calls_in_a_window(calls: list[ApiCall], seconds: float = 1.0) -> int:
+    """The largest number of calls that arrived within any `seconds`-long window [t, t + seconds)."""
+    times = sorted(call.at for call in calls)
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while times[first] <= at - seconds:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
