@@ -69,11 +69,7 @@ async def reserve_attempt(
     keys = [limit.key for limit in limits]
     async with context.transaction() as session:
         await _lock_requester_buckets(session, keys)
-        await session.execute(_ensure_counter_statement(session, identifier_key, now))
-        throttle = await session.scalar(
-            select(CredentialThrottle).where(CredentialThrottle.identifier_key == identifier_key).with_for_update()
-        )
-        assert throttle is not None
+        throttle = await _locked_counter(session, identifier_key, now)
         await _raise_if_limited(session, context, throttle, limits, now)
         throttle.consecutive_failures += 1
         throttle.last_failure_at = now
@@ -86,6 +82,22 @@ async def reserve_attempt(
         )
         await session.flush()
         return ReservedAttempt(identifier_key, tuple(failure.id for failure in failures))
+
+
+async def _locked_counter(session: AsyncSession, identifier_key: str, now: dt.datetime) -> CredentialThrottle:
+    """The identifier's counter row, created if missing, locked until commit.
+
+    A success elsewhere (or the retention purge) may delete the row between its creation and the lock:
+    then it is created again (three tries, far more than two statements can lose in a row).
+    """
+    for _attempt in range(3):
+        await session.execute(_ensure_counter_statement(session, identifier_key, now))
+        throttle = await session.scalar(
+            select(CredentialThrottle).where(CredentialThrottle.identifier_key == identifier_key).with_for_update()
+        )
+        if throttle is not None:
+            return throttle
+    raise RuntimeError("the failure counter kept disappearing")  # pragma: no cover - three deletions in a row
 
 
 def advisory_lock_id(key: str) -> int:

@@ -151,3 +151,20 @@ async def test_merge_previews_without_requester_header_share_the_calling_client_
     status, error = await api.preview(session, "c.martin7", "K7QX-M2PA-9TZC")
     assert (status, error["error"]["code"]) == (429, "throttled")
     assert (await api.preview(session, "c.martin7", "K7QX-M2PA-9TZC", requester="telegram:42"))[0] == 201
+
+
+async def test_parallel_logins_to_one_account_never_fail_with_a_500(api, start_api) -> None:
+    """A success deleting the counter while another login re-creates and locks it: every answer is a typed one."""
+    other_instance = await start_api()
+    for round_number in range(3):
+        answers = await asyncio.gather(
+            *(
+                (api, other_instance)[number % 2].login(
+                    "c.martin",
+                    "Soleil-Bleu-2026" if number % 3 else "Mauvais-Mot-2026",
+                    requester=f"telegram:{round_number}-{number}",
+                )
+                for number in range(12)
+            )
+        )
+        assert {status for status, _ in answers} <= {201, 401, 429}, answers
