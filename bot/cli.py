@@ -6,9 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot import purge, telegram, terminal
+from bot import migrate, purge, telegram, terminal
 from conversations.i18n import CatalogMissing
+from conversations.schema import DialogSchemaNotAtHead
 from service import cli as service_cli
+from service.database import SchemaNotAtHead
 from service.relay import cli as relay_cli
 
 
@@ -18,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rattacher: gather a parent's children under one school-portal account.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (service_cli, relay_cli, terminal, telegram, purge):
+    for module in (service_cli, relay_cli, terminal, telegram, purge, migrate):
         module.register(commands)
     return parser
 
@@ -31,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CatalogMissing as error:
         print(f"rattacher: {error}", file=sys.stderr)
         return 2
+    except (SchemaNotAtHead, DialogSchemaNotAtHead) as error:  # RATTACHER_AUTO_MIGRATE=false and not migrated
+        print(f"rattacher: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

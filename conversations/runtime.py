@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conversations.engine import DialogEngine, utc_now
 from conversations.i18n import require_catalogs
-from conversations.schema import upgrade_dialog_schema
+from conversations.schema import check_dialog_schema, upgrade_dialog_schema
 from conversations.service_http import HttpAccountService, open_service_session
 from conversations.settings import DialogSettings
 from conversations.store import DialogStore
@@ -32,7 +32,10 @@ async def dialog_engine(
     require_catalogs(settings.locales_dir)  # before anything is opened: a missing catalog stops the start
     database = create_dialog_database(settings.database_url, settings.sqlite_busy_timeout_seconds)
     try:
-        await upgrade_dialog_schema(database)
+        if settings.auto_migrate:
+            await upgrade_dialog_schema(database)
+        else:
+            await check_dialog_schema(database)
         async with open_service_session(service_url, service_token, settings.service_timeout_seconds) as session:
             store = DialogStore(database, default_language=settings.default_language)
             yield DialogEngine(store, HttpAccountService(session), settings, clock=clock)

@@ -20,6 +20,9 @@ class DialogSettings(BaseSettings):
     service_timeout_seconds: float = Field(default=10.0, gt=0)  # each HTTP call to the service
     max_attempts_per_step: int = Field(default=3, ge=1)  # invalid inputs: asked again twice, then an agent offered
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock
+    # Upgrade the dialog tables at start-up (demo, tests, one process); false in production: `rattacher migrate`
+    # is a separate step and a process finding the tables behind refuses to start (docs/deployment.md).
+    auto_migrate: bool = True
     # Personal data retention (docs/privacy.md): a chat idle this long loses its dialog state and transcript.
     retention_dialog_days: int = Field(default=30, ge=1, le=3650)
     purge_batch_size: int = Field(default=500, ge=1, le=10000)  # chats deleted per transaction

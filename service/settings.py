@@ -67,6 +67,10 @@ class ServiceSettings(BaseSettings):
 
     max_body_bytes: int = Field(default=MINIMUM_BODY_BYTES, ge=MINIMUM_BODY_BYTES)
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Upgrade the schema at start-up (demo, tests, one process); false in production: `rattacher migrate` is a
+    # separate step and a process finding the schema behind refuses to start (docs/deployment.md).
+    auto_migrate: bool = True
+    shutdown_timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="SIGTERM: requests in flight")
 
     relay_webhook_url: str | None = Field(
         default=None, description="one webhook subscriber (HTTPS; plain http only to a loopback host)"

@@ -37,6 +37,8 @@ class TelegramSettings(BaseSettings):
     send_attempts: int = Field(default=3, ge=1)  # per Bot API call, on network errors
     send_retry_delay_seconds: float = Field(default=0.5, ge=0)
     rate_limit_retries: int = Field(default=3, ge=0)  # 429 retry_after honoured this many times
+    # SIGTERM/SIGINT: stop taking updates, finish those in flight for at most this long, then exit (docs/deployment.md)
+    drain_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
 
     @field_validator("telegram_token")
     @classmethod

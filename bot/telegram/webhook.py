@@ -77,7 +77,12 @@ async def serving_webhook(
     """Listen locally, then register the public URL with setWebhook; yields the runner."""
     assert settings.webhook_url is not None and settings.webhook_secret_token is not None
     async with application:
-        runner = web.AppRunner(create_webhook_app(application, channel, settings))
+        # runner.cleanup() is the drain: the port closes (the balancer sends new updates to the other processes), idle
+        # keep-alive connections close, requests in flight get drain_timeout_seconds to finish; those still running
+        # then are cancelled unanswered, and Telegram delivers them again (webhook.py's docstring: no double step).
+        runner = web.AppRunner(
+            create_webhook_app(application, channel, settings), shutdown_timeout=settings.drain_timeout_seconds
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port)
@@ -93,7 +98,11 @@ async def serving_webhook(
             logger.info("Telegram webhook of @%s is served", application.bot.username)
             yield runner
         finally:
+            logger.info(
+                "Stopping: no new update taken, those in flight finish (at most %ss)", settings.drain_timeout_seconds
+            )
             await runner.cleanup()
+            logger.info("Webhook server stopped")
 
 
 async def serve_webhook(
