@@ -30,7 +30,7 @@ MAX_UPDATE_BYTES = 1024 * 1024
 
 APPLICATION = web.AppKey[BotApplication]("telegram_application")
 CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
-SECRET_TOKEN = web.AppKey("webhook_secret_token", bytes)
+SECRET_TOKENS = web.AppKey("webhook_secret_tokens", tuple)
 
 
 def create_webhook_app(
@@ -41,7 +41,8 @@ def create_webhook_app(
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[APPLICATION] = application
     app[CHANNEL] = channel
-    app[SECRET_TOKEN] = settings.webhook_secret_token.get_secret_value().encode()
+    accepted = (settings.webhook_secret_token, settings.webhook_also_accepted_secret_token)
+    app[SECRET_TOKENS] = tuple(secret.get_secret_value().encode() for secret in accepted if secret is not None)
     app.router.add_post(settings.webhook_path, receive_update)
     app.router.add_get("/healthz", healthz)
     install_readiness(app, settings.service_url)
@@ -55,7 +56,7 @@ async def healthz(_: web.Request) -> web.Response:
 async def receive_update(request: web.Request) -> web.Response:
     """Check the secret token, process the update, then acknowledge it."""
     given = request.headers.get(SECRET_TOKEN_HEADER, "").encode()
-    if not hmac.compare_digest(given, request.app[SECRET_TOKEN]):
+    if not any([hmac.compare_digest(given, accepted) for accepted in request.app[SECRET_TOKENS]]):
         return web.json_response({"error": "forbidden"}, status=403)
     application = request.app[APPLICATION]
     try:
