@@ -13,7 +13,9 @@ import asyncio
 import os
 import re
 import shlex
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -115,6 +117,24 @@ def test_every_unit_runs_a_rattacher_command_with_an_example_environment() -> No
     assert migrate["Type"] == ["oneshot"]
     for unit in RATTACHER_UNITS:
         assert "ExecStartPre" not in unit_settings(unit), f"{unit}: migrations are a separate step"
+
+
+def test_systemd_accepts_the_unit_files(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    units = []
+    for unit in UNITS.iterdir():
+        copy = tmp_path / unit.name.replace("@.", "@8443.")  # a template is verified through an instance
+        shutil.copy(unit, copy)
+        units.append(str(copy))
+    verified = subprocess.run([analyze, "verify", "--man=no", *units], capture_output=True, text=True, timeout=120)
+    problems = [
+        line
+        for line in (verified.stdout + verified.stderr).splitlines()
+        if line.strip() and f"Command {INSTALLED_PROGRAM} is not executable" not in line  # not installed here
+    ]
+    assert problems == [], problems
 
 
 def test_the_environment_examples_hold_no_secret() -> None:
