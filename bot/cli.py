@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import migrate, purge, telegram, terminal
+from bot.console import cli as console_cli
 from conversations.i18n import CatalogMissing
 from conversations.schema import DialogSchemaNotAtHead
 from service import cli as service_cli
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rattacher: gather a parent's children under one school-portal account.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (service_cli, relay_cli, terminal, telegram, purge, migrate):
+    for module in (service_cli, relay_cli, terminal, telegram, purge, migrate, console_cli):
         module.register(commands)
     return parser
 

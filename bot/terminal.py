@@ -3,7 +3,9 @@
 The service runs in the same process (real HTTP on a loopback port) on a local SQLite file with
 the demo data; the terminal channel only turns lines into `Inbound`s and `Outcome`s into text:
 buttons become numbered choices, passwords are read without echo when a terminal is attached, and
-with piped input every line is one message, so the demo can be scripted.
+with piped input every line is one message, so the demo can be scripted. A deliveries poller runs
+beside it: what a helpdesk agent sends (/conseiller, then the agents' console) is printed as it
+arrives, while the demo waits for the next line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
+from bot.console.cli import DEMO_LINE, demo_console
+from conversations.deliveries import delivery_poller, running_poller
 from conversations.engine import Button, DialogEngine, Inbound, Outcome
 from conversations.i18n import N_, normalise_language, require_catalogs, translator
 from conversations.runtime import dialog_engine
@@ -33,9 +37,11 @@ from service.relay.runner import started_relay
 from service.runner import running_service
 from service.settings import ServiceSettings
 
-CHAT_KEY = "terminal:local"
+CHANNEL_NAME = "terminal"
+CHAT_KEY = f"{CHANNEL_NAME}:local"
 DEFAULT_DATABASE = Path("var") / "rattacher-demo.db"
 BOT_PREFIX = "Rattacher › "
+IN_PROCESS_POLL_WAIT_SECONDS = 1  # the service stops only once the deliveries long poll it is serving ends
 PARENT_PREFIX = N_("You › ")
 
 DEMO_BANNER = N_(
@@ -79,15 +85,21 @@ def run_demo(arguments: argparse.Namespace) -> int:
 async def demo(database: Path, *, reset: bool, language: str | None) -> None:
     """Start the service on the demo database, then chat in the terminal."""
     database_url = f"sqlite+aiosqlite:///{database.resolve()}"
-    settings = DialogSettings(database_url=database_url)
+    # The service runs in this process: a short long poll, so that it stops at once when the demo ends.
+    settings = DialogSettings(database_url=database_url, helpdesk_poll_wait_seconds=IN_PROCESS_POLL_WAIT_SECONDS)
     require_catalogs(settings.locales_dir)  # a missing catalog stops the demo before any file is written
     database.parent.mkdir(parents=True, exist_ok=True)
     if reset:
         database.unlink(missing_ok=True)
     first_run = not database.exists()
-    token = secrets.token_urlsafe(32)
-    service_settings = ServiceSettings(database_url=database_url, service_token=SecretStr(token))
-    async with running_service(service_settings, port=0) as service_url:
+    token, agent_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    service_settings = ServiceSettings(
+        database_url=database_url, service_token=SecretStr(token), agent_token=SecretStr(agent_token)
+    )
+    async with (
+        running_service(service_settings, port=0) as service_url,
+        demo_console(service_url, agent_token) as console_url,
+    ):
         if first_run:
             await load_demo_data(database, service_settings)
         _ = translator(normalise_language(language or settings.default_language), settings.locales_dir)
@@ -99,7 +111,9 @@ async def demo(database: Path, *, reset: bool, language: str | None) -> None:
                 engine, language=language, parent_prefix=_(PARENT_PREFIX), after_message=relay.drain
             )
             channel.show_text(_(DEMO_BANNER).format(url=service_url))
-            await channel.converse(opening_command="start" if first_run else "aide")
+            channel.show_text(DEMO_LINE.format(url=console_url))
+            async with running_poller(delivery_poller(engine, channel.show_delivery, CHANNEL_NAME)):
+                await channel.converse(opening_command="start" if first_run else "aide")
 
 
 def describe_event(claimed: Claimed) -> str:
@@ -194,6 +208,15 @@ class TerminalChannel:
                 for number, button in enumerate(self.buttons, start=1):
                     self.output.write(f"    {number}. {button.label}\n")
         self.output.flush()
+
+    async def show_delivery(self, _chat_key: str, outcome: Outcome) -> None:
+        """What a helpdesk agent sent, printed as it arrives (while the parent may be typing)."""
+        if self.interactive:
+            self.output.write("\n")
+        self.show(outcome)
+        if self.interactive:
+            self.output.write(self.parent_prefix)
+            self.output.flush()
 
     def show_text(self, text: str) -> None:
         self.output.write(BOT_PREFIX + text.replace("\n", "\n" + " " * len(BOT_PREFIX)) + "\n")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conversations import handlers as h
+from conversations import helpdesk
 from conversations.commands import find_command
 from conversations.i18n import normalise_language, require_catalogs, translator
 from conversations.messages import (
@@ -28,11 +29,19 @@ from conversations.messages import (
     Reply,
 )
 from conversations.redaction import redact
-from conversations.service_port import AccountService, ServiceError, ServiceUnavailable, SessionInvalid
+from conversations.service_port import AccountService, Delivery, ServiceError, ServiceUnavailable, SessionInvalid
 from conversations.service_replies import reply_to
 from conversations.settings import DialogSettings
 from conversations.state import HANDLED_UPDATES_KEPT, DialogState, RecordedOutcome, Step
-from conversations.steps import ANYWHERE_TARGETS, HUMAN, IDENTIFIER_STEPS, SECRET_STEPS, STEPS, StepEntry
+from conversations.steps import (
+    ANYWHERE_TARGETS,
+    HANDOFF_TARGETS,
+    HUMAN,
+    IDENTIFIER_STEPS,
+    SECRET_STEPS,
+    STEPS,
+    StepEntry,
+)
 from conversations.store import ChatRecord, DialogStore, StaleDialogState
 from conversations.text_input import without_control_characters
 from conversations.turn import AGENT_ACTION, Move, Turn, Way, decode_button
@@ -51,6 +60,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+JOURNEY_IDLE = timedelta(hours=24)  # a dialog quiet this long starts a new journey when the parent comes back
 
 
 def utc_now() -> datetime:
@@ -75,6 +86,15 @@ class DialogEngine:
         self._settings = settings
         self._clock = clock
 
+    @property
+    def service(self) -> AccountService:
+        """The account service the dialog talks to (the deliveries poller uses it too)."""
+        return self._service
+
+    @property
+    def settings(self) -> DialogSettings:
+        return self._settings
+
     async def handle(self, inbound: Inbound) -> Outcome:
         """Apply one inbound message to its chat's dialog and return what to show."""
         async with self._store.chat(inbound.chat_key) as chat:
@@ -84,8 +104,11 @@ class DialogEngine:
                 return duplicate
             now = self._clock()
             step = record.state.step
-            reads_secret = inbound.kind == "text" and step in SECRET_STEPS
-            turn = self._turn(record, inbound, now)
+            reads_secret = inbound.kind == "text" and step in SECRET_STEPS and record.state.helpdesk is None
+            journey_due = starts_journey(record.state, now)
+            inbound, payload = helpdesk.take_handoff_payload(inbound)
+            turn = self._turn(record, inbound.language, now)
+            turn.handoff_payload = payload
             mask = turn._("[password hidden]")
             if reads_secret:
                 pasted_secret, parent_line = False, mask
@@ -95,10 +118,12 @@ class DialogEngine:
             first_contact = record.version == 0
             if not await self._apply(turn, inbound, now, first_contact=first_contact, pasted_secret=pasted_secret):
                 return Outcome(replies=(), notice=turn.notice, delete_inbound=pasted_secret)
+            if journey_due and turn.state.journey_started_at != now:
+                await start_journey(turn)
             outcome = Outcome(
                 replies=turn.replies(),
                 delete_inbound=reads_secret or pasted_secret,
-                expects_secret=turn.state.step in SECRET_STEPS,
+                expects_secret=expects_secret(turn.state),
                 notice=turn.notice,
             )
             record.state, record.credentials = turn.state, turn.credentials
@@ -111,16 +136,36 @@ class DialogEngine:
         logger.debug("chat %s: %s -> step %s", inbound.chat_key, inbound.kind, record.state.step.value)
         return outcome
 
-    def _turn(self, record: ChatRecord, inbound: Inbound, now: datetime) -> Turn:
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        """Apply what the helpdesk sent to a chat (conversations.helpdesk) and return what to show there.
+
+        Raises StaleDialogState if another process saved the chat meanwhile: not acknowledged, it comes back.
+        """
+        async with self._store.chat(delivery.chat_key) as chat:
+            record = await chat.load()
+            now = self._clock()
+            turn = self._turn(record, delivery.language, now)
+            helpdesk.apply_delivery(turn, delivery)
+            outcome = Outcome(replies=turn.replies(), expects_secret=expects_secret(turn.state))
+            record.state, record.credentials = turn.state, turn.credentials
+            for reply in outcome.replies:
+                record.state.remember(now, "bot", reply.text)
+            record.state.last_activity = now
+            await chat.save(record, now)
+        logger.debug("chat %s: helpdesk %s -> step %s", delivery.chat_key, delivery.kind, record.state.step.value)
+        return outcome
+
+    def _turn(self, record: ChatRecord, language: str | None, now: datetime) -> Turn:
+        """A turn on the chat's state (its language set from the channel's hint on first contact)."""
         state = record.state
         if not state.language_chosen:
-            state.language = normalise_language(inbound.language or self._settings.default_language)
+            state.language = normalise_language(language or self._settings.default_language)
             state.language_chosen = True
         return Turn(
             state=state,
             credentials=record.credentials,
             service=self._service,
-            requester=inbound.chat_key,
+            requester=record.chat_key,
             max_attempts=self._settings.max_attempts_per_step,
             locales_dir=self._settings.locales_dir,
             now=now,
@@ -130,7 +175,9 @@ class DialogEngine:
     async def _apply(
         self, turn: Turn, inbound: Inbound, now: datetime, *, first_contact: bool, pasted_secret: bool
     ) -> bool:
-        """Greet a new chat, say a pasted password was removed, expire a forgotten step, then route."""
+        """Helpdesk mode first; else greet a new chat, say a pasted password was removed, expire a step, then route."""
+        if turn.state.helpdesk is not None and await helpdesk_safely(turn, inbound, pasted_secret=pasted_secret):
+            return True
         if first_contact and not (inbound.kind == "command" and inbound.command == "start"):
             greet(turn)
         if pasted_secret:
@@ -156,11 +203,11 @@ class DialogEngine:
 # --- routing: commands, buttons, typed text ----------------------------------------------------------
 
 COMMANDS: dict[str, h.ActionHandler] = {
-    "start": h.restart,
+    "start": helpdesk.start,
     "aide": h.show_help,
     "annuler": h.cancel_step,
     "enfants": h.show_children,
-    "conseiller": h.talk_to_agent,
+    "conseiller": helpdesk.talk_to_agent,
     "langue": h.switch_language,
     "deconnexion": h.log_out,
 }
@@ -169,7 +216,7 @@ COMMANDS: dict[str, h.ActionHandler] = {
 ANYWHERE_MEANINGS: dict[Meaning, h.ActionHandler] = {
     Meaning.HELP: h.show_help,
     Meaning.DONT_KNOW: h.show_help,
-    Meaning.AGENT: h.talk_to_agent,
+    Meaning.AGENT: helpdesk.talk_to_agent,
     Meaning.CANCEL: h.cancel_step,
     Meaning.LOGOUT: h.log_out,
     Meaning.RESTART: h.restart,
@@ -192,7 +239,9 @@ async def route(turn: Turn, inbound: Inbound) -> bool:
             move = await h.read_unknown_command(turn, inbound.command)
         else:
             move = await COMMANDS[command.name](turn, inbound.text)
-        apply_move(turn, move, ANYWHERE_TARGETS)
+        apply_move(
+            turn, move, ANYWHERE_TARGETS | HANDOFF_TARGETS if command and command.name == "start" else ANYWHERE_TARGETS
+        )
         return True
     if inbound.kind == "button":
         return await press_button(turn, inbound.button, entry)
@@ -234,7 +283,7 @@ async def press_button(turn: Turn, data: str, entry: StepEntry) -> bool:
         return False
     name, _separator, argument = action.partition(":")
     if name == AGENT_ACTION:
-        apply_move(turn, await h.talk_to_agent(turn, ""), ANYWHERE_TARGETS)
+        apply_move(turn, await helpdesk.talk_to_agent(turn, ""), ANYWHERE_TARGETS)
     else:
         apply_move(turn, await entry.buttons[name](turn, argument), entry.leads_to)
     return True
@@ -256,7 +305,7 @@ def apply_move(turn: Turn, move: Move, allowed: frozenset[Any]) -> None:
     target = move.to or state.step
     if target != state.step and target not in allowed:
         raise UndeclaredMove(f"{state.step.value} -> {target.value} is not in the step table")
-    if turn.offer_agent and state.escalation_reason != "repeated_invalid_input" and HUMAN not in allowed:
+    if turn.offer_agent and state.escalation_reason != "repeated_misunderstanding" and HUMAN not in allowed:
         raise UndeclaredMove(f"{state.step.value} offers an agent but its entry does not lead to {HUMAN}")
     entry = STEPS[target]
     if move.way == Way.QUIET:
@@ -271,7 +320,7 @@ def apply_move(turn: Turn, move: Move, allowed: frozenset[Any]) -> None:
             turn.say(move.problem)
         turn.say(turn._(entry.help[min(state.attempts, 2) - 1]))
         if state.attempts >= turn.max_attempts:
-            turn.offer_agent_for("repeated_invalid_input")
+            turn.offer_agent_for("repeated_misunderstanding")
             turn.say(turn._("This seems difficult. An agent can help you: press “Talk to an agent”."))
     elif move.way == Way.HELP:
         turn.say(turn._(entry.help[0]))
@@ -280,6 +329,42 @@ def apply_move(turn: Turn, move: Move, allowed: frozenset[Any]) -> None:
     elif move.way == Way.ADVANCE:
         state.step = target
     entry.prompt(turn)
+
+
+# --- the helpdesk and journeys ---------------------------------------------------------------------
+
+
+async def helpdesk_safely(turn: Turn, inbound: Inbound, *, pasted_secret: bool) -> bool:
+    """A message in helpdesk mode; on a service failure keep the state as it was and say what to do."""
+    state, credentials = turn.state.model_copy(deep=True), turn.credentials.model_copy()
+    checkpoint = turn.checkpoint()
+    try:
+        return await helpdesk.in_helpdesk(turn, inbound, pasted_secret=pasted_secret)
+    except ServiceError as error:
+        turn.restore(state, credentials, checkpoint)
+        reply_to(turn, error)
+        return True
+
+
+def expects_secret(state: DialogState) -> bool:
+    """The next text is read as a password (never in helpdesk mode: it goes to the agent, screened)."""
+    return state.step in SECRET_STEPS and state.helpdesk is None
+
+
+def starts_journey(state: DialogState, now: datetime) -> bool:
+    """A new dialog begins: never told to the service, or quiet for a day."""
+    if state.journey_started_at is None or state.last_activity is None:
+        return True
+    return now - state.last_activity > JOURNEY_IDLE
+
+
+async def start_journey(turn: Turn) -> None:
+    """Tell the service a parent started (for the helpdesk's report); the dialog goes on if it cannot hear it."""
+    turn.state.journey_started_at = turn.now
+    try:
+        await turn.service.start_journey(turn.requester, turn.state.language)
+    except ServiceError as error:
+        logger.info("journey of %s not recorded: %s", turn.requester, error.code)
 
 
 # --- recovery -----------------------------------------------------------------------------------------

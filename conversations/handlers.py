@@ -21,7 +21,6 @@ from conversations.service_port import (
     ActivationRequired,
     ActivationSuperseded,
     CredentialLocked,
-    EscalationRequest,
     IdempotencyConflict,
     InvalidCredentials,
     LoggedIn,
@@ -35,10 +34,9 @@ from conversations.service_port import (
     SessionInvalid,
     Throttled,
     TicketInvalid,
-    TranscriptLine,
 )
 from conversations.service_replies import reply_to
-from conversations.state import CompletedMerge, Flow, FoundChild, PendingMerge, Step
+from conversations.state import CompletedMerge, Flow, FoundChild, PendingMerge, SeenChild, Step
 from conversations.text_input import (
     IdentifierProblem,
     fold,
@@ -171,6 +169,9 @@ async def list_children(turn: Turn, *, tolerant: bool = False) -> None:
             raise
         turn.say(_("I could not load the list of your children just now. Try “My children” again in a moment."))
         return
+    turn.state.note_children(
+        [SeenChild(initial=child.initial, birth_date=child.birth_date) for child in listing.children]
+    )
     if not listing.children:
         turn.say(
             _("“My children”: there is no child on the account {identifier} yet.").format(
@@ -412,6 +413,9 @@ async def read_source_password(turn: Turn, text: str, _reading: Reading) -> Move
     except (CredentialLocked, NamesDiffer, AccountMerged, ActivationRequired) as error:
         reply_to(turn, error)
         return end_merge_flow(turn)
+    turn.state.note_children(
+        [SeenChild(initial=child.initial, birth_date=child.birth_date) for child in preview.children]
+    )
     if not preview.children:
         turn.say(turn._("The account {identifier} has no child to add.").format(identifier=preview.source.identifier))
         return end_merge_flow(turn)
@@ -592,39 +596,6 @@ async def show_help(turn: Turn, _argument: str) -> Move:
     return Move.help()
 
 
-async def talk_to_agent(turn: Turn, _argument: str) -> Move:
-    """/conseiller, « Parler à un conseiller »: record an escalation without any password."""
-    state = turn.state
-    channel, _separator, chat_ref = turn.requester.partition(":")
-    collected = {
-        key: value
-        for key, value in (
-            ("identifier", state.account_identifier or state.typed_identifier),
-            ("source_identifier", state.source_identifier),
-        )
-        if value
-    }
-    request = EscalationRequest(
-        channel=channel,
-        chat_ref=chat_ref or channel,
-        reason=state.escalation_reason,
-        step=state.step.value,
-        language=state.language,
-        collected=collected,
-        transcript=[
-            TranscriptLine(at=line.at.isoformat(), sender=line.sender, text=line.text) for line in state.transcript
-        ],
-    )
-    receipt = await turn.service.escalate(turn.requester, request)
-    turn.say(
-        turn._(
-            "I have passed your request to the helpdesk (reference {reference}). "
-            "An agent will read our conversation and answer you here. Your passwords are never passed on."
-        ).format(reference=receipt.reference)
-    )
-    return Move.stay()
-
-
 LANGUAGE_WORDS = {"en": "en", "english": "en", "anglais": "en", "fr": "fr", "francais": "fr", "french": "fr"}
 
 
@@ -695,5 +666,5 @@ async def answer_topic(turn: Turn, meaning: Meaning) -> Move:
     """Answer a common question where it is asked, then ask the step's question again (not counted)."""
     turn.say(turn._(TOPIC_ANSWERS[meaning]))
     if meaning == Meaning.NO_LETTER_RECEIVED:
-        turn.offer_agent_for("parent_request")
+        turn.offer_agent_for("asked")
     return Move.stay()

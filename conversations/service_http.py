@@ -17,8 +17,10 @@ from conversations.service_port import (
     ERRORS_BY_CODE,
     ActivationNeeded,
     ChildrenList,
+    DeliveryBatch,
     EscalationReceipt,
     EscalationRequest,
+    Handoff,
     LoggedIn,
     MergePreview,
     MergeResult,
@@ -30,6 +32,8 @@ from conversations.service_port import (
 logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+LONG_POLL_MARGIN_SECONDS = 10  # a long poll's HTTP timeout: the wait asked for, plus this
 
 
 class HttpAccountService:
@@ -80,8 +84,44 @@ class HttpAccountService:
         return self._parse(MergeResult, answer)
 
     async def escalate(self, requester: str, request: EscalationRequest) -> EscalationReceipt:
-        answer = await self._call("POST", "/v1/escalations", requester, json=request.model_dump())
+        answer = await self._call("POST", "/v1/escalations", requester, json=request.model_dump(mode="json"))
         return self._parse(EscalationReceipt, answer)
+
+    async def chat_escalation(self, requester: str) -> EscalationReceipt | None:
+        channel, _separator, chat_ref = requester.partition(":")
+        params = {"channel": channel, "chat_ref": chat_ref or channel}
+        answer = await self._call("GET", "/v1/helpdesk/chat", requester, params=params)
+        escalation = answer.get("escalation")
+        return None if escalation is None else self._parse(EscalationReceipt, escalation)
+
+    async def withdraw(self, requester: str, escalation_id: int | str) -> EscalationReceipt:
+        answer = await self._call("POST", f"/v1/helpdesk/escalations/{escalation_id}/withdraw", requester)
+        return self._parse(EscalationReceipt, answer)
+
+    async def post_parent_message(self, requester: str, escalation_id: int | str, text: str) -> None:
+        path = f"/v1/helpdesk/escalations/{escalation_id}/parent-messages"
+        await self._call("POST", path, requester, json={"text": text, "sender": "parent"})
+
+    async def lease_deliveries(self, wait_seconds: int) -> DeliveryBatch:
+        timeout = aiohttp.ClientTimeout(total=wait_seconds + LONG_POLL_MARGIN_SECONDS)
+        answer = await self._call(
+            "POST", "/v1/helpdesk/deliveries", "bot", params={"wait": str(wait_seconds)}, timeout=timeout
+        )
+        return self._parse(DeliveryBatch, answer)
+
+    async def acknowledge_deliveries(self, lease: str, message_ids: list[int]) -> None:
+        body = {"lease": lease, "message_ids": message_ids}
+        await self._call("POST", "/v1/helpdesk/deliveries/ack", "bot", json=body)
+
+    async def redeem_handoff(self, requester: str, payload: str) -> Handoff:
+        channel, _separator, chat_ref = requester.partition(":")
+        body = {"payload": payload, "channel": channel, "chat_ref": chat_ref or channel}
+        return self._parse(Handoff, await self._call("POST", "/v1/handoffs/redeem", requester, json=body))
+
+    async def start_journey(self, requester: str, language: str) -> None:
+        channel, _separator, chat_ref = requester.partition(":")
+        body = {"channel": channel, "chat_ref": chat_ref or channel, "language": language}
+        await self._call("POST", "/v1/journeys", requester, json=body)
 
     async def _call(
         self,
@@ -91,12 +131,17 @@ class HttpAccountService:
         *,
         session_token: str | None = None,
         json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         headers = {"X-Requester": requester}
         if session_token is not None:
             headers["X-Parent-Session"] = session_token
+        options: dict[str, Any] = {"json": json, "headers": headers, "params": params}
+        if timeout is not None:
+            options["timeout"] = timeout
         try:
-            async with self._session.request(method, path.lstrip("/"), json=json, headers=headers) as response:
+            async with self._session.request(method, path.lstrip("/"), **options) as response:
                 if response.status == 204:
                     return {}
                 body = await response.json(content_type=None)

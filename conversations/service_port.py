@@ -7,7 +7,7 @@ exception here; nothing in this module knows about HTTP.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
@@ -92,8 +92,17 @@ class MergeResult(BaseModel):
 
 
 class EscalationReceipt(BaseModel):
+    """The chat's open escalation: new (`created`) or the one already open, with the queue's figures."""
+
     escalation_id: int | str
     reference: str
+    state: str = "waiting"  # waiting, claimed (then withdrawn, handed_back, closed: ended)
+    created: bool = True
+    position: int | None = None  # 1 = next to be claimed; None unless waiting
+    expected_wait_seconds: int | None = None
+    open_now: bool = True
+    agents_back_at: datetime | None = None  # outside opening hours: when agents are back (aware)
+    agent_first_name: str | None = None  # the agent holding it, when claimed
 
 
 class RoleDeclaration(BaseModel):
@@ -110,7 +119,21 @@ class TranscriptLine(BaseModel):
     text: str
 
 
+class ChildSeen(BaseModel):
+    """A child as the portal shows another account's children: an initial and a birth date."""
+
+    initial: str
+    birth_date: date
+
+
+class ThrottleState(BaseModel):
+    locked: bool = False
+    retry_after_seconds: int | None = None
+
+
 class EscalationRequest(BaseModel):
+    """What an agent needs, and nothing secret (docs/helpdesk.md, « What an escalation carries »)."""
+
     channel: str
     chat_ref: str
     reason: str
@@ -118,6 +141,51 @@ class EscalationRequest(BaseModel):
     language: str
     collected: dict[str, str]
     transcript: list[TranscriptLine]
+    children_seen: list[ChildSeen] = Field(default_factory=list)
+    error_codes: list[str] = Field(default_factory=list)
+    throttle: ThrottleState | None = None
+
+
+DeliveryKind = Literal["text", "claimed", "released", "handed_back", "closed"]
+
+
+class Delivery(BaseModel):
+    """Something the helpdesk says in a chat: an agent's reply, or a change of the escalation's state."""
+
+    message_id: int
+    escalation_id: int
+    reference: str
+    channel: str
+    chat_ref: str
+    language: str
+    kind: DeliveryKind
+    agent_first_name: str | None = None
+    text: str = ""
+    resume_point: str | None = None
+
+    @property
+    def chat_key(self) -> str:
+        """The dialog's identity of the chat it goes to."""
+        return f"{self.channel}:{self.chat_ref}"
+
+
+class DeliveryBatch(BaseModel):
+    """Deliveries leased to this bot process (acknowledge the ones sent with `lease`)."""
+
+    lease: str | None = None
+    deliveries: list[Delivery] = Field(default_factory=list)
+
+
+class Handoff(BaseModel):
+    """A hand-off link redeemed: the context an agent prepared for the parent."""
+
+    handoff_id: int | str
+    journey_id: int | str | None = None
+    language: str = "fr"
+    start_at: Literal["start_merge", "activate_account", "log_in"] = "start_merge"
+    keep_identifier: str | None = None
+    note: str | None = None
+    agent_first_name: str | None = None
 
 
 class NameDifference(BaseModel):
@@ -266,6 +334,18 @@ class ValidationFailed(ServiceError):
     code = "validation_error"
 
 
+class EscalationEnded(ServiceError):
+    """The escalation had already ended (closed, handed back, withdrawn)."""
+
+    code = "escalation_ended"
+
+
+class HandoffNotFound(ServiceError):
+    """A hand-off payload used, expired, unknown or malformed (one answer for all)."""
+
+    code = "handoff_not_found"
+
+
 ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
     error.code: error
     for error in (
@@ -283,6 +363,8 @@ ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
         PasswordPolicy,
         SessionInvalid,
         ValidationFailed,
+        EscalationEnded,
+        HandoffNotFound,
     )
 }
 
@@ -307,3 +389,10 @@ class AccountService(Protocol):
         roles: list[RoleDeclaration],
     ) -> MergeResult: ...
     async def escalate(self, requester: str, request: EscalationRequest) -> EscalationReceipt: ...
+    async def chat_escalation(self, requester: str) -> EscalationReceipt | None: ...
+    async def withdraw(self, requester: str, escalation_id: int | str) -> EscalationReceipt: ...
+    async def post_parent_message(self, requester: str, escalation_id: int | str, text: str) -> None: ...
+    async def lease_deliveries(self, wait_seconds: int) -> DeliveryBatch: ...
+    async def acknowledge_deliveries(self, lease: str, message_ids: list[int]) -> None: ...
+    async def redeem_handoff(self, requester: str, payload: str) -> Handoff: ...
+    async def start_journey(self, requester: str, language: str) -> None: ...

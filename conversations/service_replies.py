@@ -197,7 +197,7 @@ def say_refused(turn: Turn, _error: ServiceError) -> None:
 ERROR_REPLIES: dict[type[ServiceError], ErrorReply] = {
     InvalidCredentials: ErrorReply(say_wrong_credentials),
     Throttled: ErrorReply(say_throttled),
-    CredentialLocked: ErrorReply(say_locked, "credential_locked"),
+    CredentialLocked: ErrorReply(say_locked, "locked"),
     NamesDiffer: ErrorReply(say_names_differ, "names_differ"),
     AccountMerged: ErrorReply(say_account_merged),
     SameAccount: ErrorReply(say_same_account),
@@ -215,6 +215,7 @@ ERROR_REPLIES: dict[type[ServiceError], ErrorReply] = {
 
 def reply_to(turn: Turn, error: ServiceError) -> None:
     """Say what the table says for this error (its closest kind), offering an agent where it helps."""
+    turn.state.note_error(error.code)
     for kind in type(error).__mro__:
         reply = ERROR_REPLIES.get(kind)
         if reply is not None:

@@ -23,6 +23,8 @@ class DialogSettings(BaseSettings):
     # Upgrade the dialog tables at start-up (demo, tests, one process); false in production: `rattacher migrate`
     # is a separate step and a process finding the tables behind refuses to start (docs/deployment.md).
     auto_migrate: bool = True
+    helpdesk_poll_wait_seconds: int = Field(default=20, ge=0, le=25)  # long poll of the helpdesk's deliveries
+    helpdesk_retry_seconds: float = Field(default=2.0, gt=0)  # pause after the service failed a long poll
     # Personal data retention (docs/privacy.md): a chat idle this long loses its dialog state and transcript.
     retention_dialog_days: int = Field(default=30, ge=1, le=3650)
     purge_batch_size: int = Field(default=500, ge=1, le=10000)  # chats deleted per transaction

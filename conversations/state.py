@@ -7,10 +7,10 @@ activation ticket) travel beside it in `Credentials`, stored in their own column
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 TRANSCRIPT_LIMIT = 40
 TRANSCRIPT_TEXT_LIMIT = 500
@@ -42,7 +42,15 @@ class Flow(enum.StrEnum):
     MERGE = "merge"
 
 
-DEFAULT_ESCALATION_REASON = "parent_request"
+DEFAULT_ESCALATION_REASON = "asked"
+# The bot's older reason names, as stored in dialog states saved before the helpdesk (read as the service's names).
+OLDER_REASONS = {
+    "parent_request": "asked",
+    "credential_locked": "locked",
+    "repeated_invalid_input": "repeated_misunderstanding",
+}
+ERROR_CODES_KEPT = 10
+CHILDREN_SEEN_KEPT = 20
 
 
 class TranscriptEntry(BaseModel):
@@ -94,6 +102,23 @@ class CompletedMerge(BaseModel):
     added: list[str]
 
 
+class SeenChild(BaseModel):
+    """A child the parent was shown, as the portal shows it: an initial and a birth date (for an agent)."""
+
+    initial: str
+    birth_date: date
+
+
+class HelpdeskLink(BaseModel):
+    """The chat's open escalation: while set, the dialog is in helpdesk mode (messages go to the agent)."""
+
+    escalation_id: int | str
+    reference: str
+    state: Literal["waiting", "claimed"] = "waiting"
+    agent_first_name: str | None = None
+    forwarding_said: bool = False  # the « your messages go to the helpdesk » acknowledgement was said once
+
+
 class RecordedOutcome(BaseModel):
     """The replies sent for the last update, returned again if the same update comes back."""
 
@@ -121,11 +146,35 @@ class DialogState(BaseModel):
     pending: PendingMerge | None = None
     completed: CompletedMerge | None = None
     escalation_reason: str = DEFAULT_ESCALATION_REASON  # why « Parler à un conseiller » was last offered
+    helpdesk: HelpdeskLink | None = None  # the open escalation (helpdesk mode), None: the bot runs the dialog
+    error_codes: list[str] = Field(default_factory=list)  # the service's error codes met, latest last, for an agent
+    credential_locked: bool = False  # the service said a credential is locked (the school must issue a new one)
+    children_seen: list[SeenChild] = Field(default_factory=list)  # shown to the parent (lists, previews)
+    journey_started_at: datetime | None = None  # when the service was told a journey started (hand-off or fresh)
     language_chosen: bool = False  # set on first contact or by /langue; then the channel's hint is ignored
     last_activity: datetime | None = None
     last_outcome: RecordedOutcome | None = None
     handled_update_ids: list[int] = Field(default_factory=list)  # the latest ones, to drop repeats
     transcript: list[TranscriptEntry] = Field(default_factory=list)
+
+    @field_validator("escalation_reason", mode="before")
+    @classmethod
+    def _service_reason_names(cls, reason: object) -> object:
+        """States saved with the bot's older reason names read as the service's names."""
+        return OLDER_REASONS.get(reason, reason) if isinstance(reason, str) else reason
+
+    def note_error(self, code: str) -> None:
+        """Remember a service error code met (each once, the latest last, bounded)."""
+        self.error_codes = [*(known for known in self.error_codes if known != code), code][-ERROR_CODES_KEPT:]
+        if code == "credential_locked":
+            self.credential_locked = True
+
+    def note_children(self, children: list[SeenChild]) -> None:
+        """Remember children shown to the parent (each once, bounded)."""
+        for child in children:
+            if child not in self.children_seen:
+                self.children_seen.append(child)
+        del self.children_seen[:-CHILDREN_SEEN_KEPT]
 
     def remember(self, at: datetime, sender: Literal["parent", "bot"], text: str) -> None:
         """Append one transcript line, bounded in length and count."""

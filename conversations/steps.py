@@ -229,6 +229,14 @@ STEPS: dict[Step, StepEntry] = {
 # Where commands and the meanings every step understands may lead (/start, /annuler, /enfants,
 # /deconnexion, « Rattacher un enfant » typed at a menu…): the menus, or the login they need.
 ANYWHERE_TARGETS: frozenset[Target] = frozenset({Step.WELCOME, Step.MY_CHILDREN, Step.LOGIN_IDENTIFIER, HUMAN})
+# Where the dialog resumes when the helpdesk lets go of the chat (withdrawn, closed, handed back at a resume point).
+HELPDESK_TARGETS: frozenset[Target] = frozenset(
+    {Step.WELCOME, Step.MY_CHILDREN, Step.LOGIN_IDENTIFIER, Step.SOURCE_IDENTIFIER}
+)
+# Where a hand-off link (/start <payload>) starts: the login (identifier pre-filled: its password) or the merge.
+HANDOFF_TARGETS: frozenset[Target] = frozenset(
+    {Step.MY_CHILDREN, Step.LOGIN_IDENTIFIER, Step.LOGIN_PASSWORD, Step.SOURCE_IDENTIFIER}
+)
 
 SECRET_STEPS = frozenset(step for step, entry in STEPS.items() if entry.reads_secret)
 IDENTIFIER_STEPS = frozenset(step for step, entry in STEPS.items() if entry.expects == Expectation.IDENTIFIER)
@@ -255,4 +263,10 @@ def mermaid_graph() -> str:
     lines.append('    anywhere{{"any step: /start /annuler /enfants /conseiller /deconnexion"}}')
     for target in sorted(str(target) for target in ANYWHERE_TARGETS):
         lines.append(f"    anywhere -.-> {target}")
+    lines.append(f'    {HUMAN} -.->|"withdrawn, closed, handed back"| helpdesk{{{{"helpdesk lets go"}}}}')
+    for target in sorted(str(target) for target in HELPDESK_TARGETS):
+        lines.append(f"    helpdesk -.-> {target}")
+    lines.append('    handoff{{"/start with a hand-off link"}}')
+    for target in sorted(str(target) for target in HANDOFF_TARGETS):
+        lines.append(f"    handoff -.-> {target}")
     return "\n".join(lines)

@@ -111,6 +111,7 @@ class Turn:
     notice: str = ""
     edit_previous: bool = False
     offer_agent: bool = False
+    handoff_payload: str = ""  # /start's hand-off payload, kept out of the screened message and the transcript
     _paragraphs: list[str] = field(default_factory=list)
     _replies: list[Reply] = field(default_factory=list)
 

@@ -49,7 +49,13 @@ def create_app(
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route, directory))
     app.cleanup_ctx.append(_database(settings, clock, hasher or hasher_from_settings(settings)))
+    app.on_shutdown.append(_end_long_polls)
     return app
+
+
+async def _end_long_polls(app: web.Application) -> None:
+    """Stopping: long polls answer now and event streams end (clients reconnect elsewhere), so shutdown is quick."""
+    app[CONTEXT_KEY].helpdesk_pulse.close()
 
 
 def _database(

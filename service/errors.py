@@ -60,6 +60,15 @@ EscalationEnded = _error(
 EscalationTaken = _error("escalation_taken", 409, "another agent holds this escalation")
 EscalationNotHeld = _error("escalation_not_held", 409, "only the agent holding this escalation can do that")
 NotFound = _error("not_found", 404, "not found")
+SupervisorOnly = _error("supervisor_only", 403, "only a supervisor may do this (X-Agent role=supervisor)")
+# One answer for a used, expired, unknown or malformed hand-off payload: the bot greets the parent with a plain /start.
+HandoffNotFound = _error("handoff_not_found", 404, "no usable hand-off link with this payload")
+AccountNotFound = _error("account_not_found", 404, "no account with this identifier")
+MergeNotFound = _error("merge_not_found", 404, "no merge with this id")
+MergeUndoWindowPassed = _error("merge_undo_window_passed", 409, "this merge is too old to be undone")
+MergeAlreadyUndone = _error("merge_already_undone", 409, "this merge was already undone")
+# merge_undo_conflict: details = [{"code": …, …}] naming each later change in the way (docs/helpdesk.md).
+MergeUndoConflict = _error("merge_undo_conflict", 409, "later changes conflict with undoing this merge")
 MethodNotAllowed = _error("method_not_allowed", 405, "method not allowed on this route")
 
 ERROR_TYPES: tuple[type[ServiceError], ...] = tuple(

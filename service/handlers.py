@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from service import credentials, escalations, merging, parents, school, throttling
+from service.agent_handlers import AGENT_ROUTES
 from service.context import ServiceContext
 from service.errors import (
     AccountMerged,
@@ -136,7 +137,10 @@ async def open_session(request: web.Request) -> web.Response:
 async def activate_account(request: web.Request) -> web.Response:
     """Choose a password with the activation ticket; the temporary password is consumed."""
     activation = await parse_body(request, ActivationRequest)
-    return _logged_in(await parents.activate(_context(request), activation.activation_ticket, activation.new_password))
+    requester = optional_header(request, REQUESTER_HEADER)
+    return _logged_in(
+        await parents.activate(_context(request), activation.activation_ticket, activation.new_password, requester)
+    )
 
 
 async def close_session(request: web.Request) -> web.Response:
@@ -185,7 +189,8 @@ async def apply_merge(request: web.Request) -> web.Response:
             for child in body.children
         ),
     )
-    result = await merging.apply_merge(_context(request), _session_token(request), merge_request)
+    requester = optional_header(request, REQUESTER_HEADER)
+    result = await merging.apply_merge(_context(request), _session_token(request), merge_request, requester=requester)
     return json_reply(MergeResponse.model_validate(result, strict=False), status=201)
 
 
@@ -372,4 +377,5 @@ ROUTES: tuple[Route, ...] = (
         query_model=OutboxQuery,
     ),
     *HELPDESK_ROUTES,
+    *AGENT_ROUTES,
 )

@@ -31,6 +31,7 @@ from service.helpdesk_domain import (
     expected_wait,
     open_key,
 )
+from service.journeys import Stage, record_stage, requester_key
 from service.models import Escalation, HelpdeskMessage
 from service.records import audit
 from service.security import new_token, token_digest
@@ -116,6 +117,8 @@ async def escalate(context: ServiceContext, request: EscalationRequest) -> Stand
             existing = await _insert(session, request, key, now)
             if existing is not None:
                 created = True
+                requester = requester_key(request.channel, request.chat_ref)
+                await record_stage(session, context, now, requester, Stage.ESCALATED, reason=existing.reason)
                 break
         if existing is None:
             raise ServiceError("could not record the escalation")
@@ -198,7 +201,7 @@ async def lease_deliveries(context: ServiceContext, wait_seconds: float) -> Leas
     while True:
         leased = await _lease_once(context)
         remaining = deadline - loop.time()
-        if leased.deliveries or remaining <= 0:
+        if leased.deliveries or remaining <= 0 or context.helpdesk_pulse.closed:
             return leased
         await context.helpdesk_pulse.wait(min(context.settings.helpdesk_poll_interval_seconds, remaining))
 

@@ -248,14 +248,22 @@ class Pulse:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self.closed = False
 
     def fire(self) -> None:
         """Wake the current waiters; later waiters wait for the next pulse."""
         self._event.set()
         self._event = asyncio.Event()
 
+    def close(self) -> None:
+        """The process is stopping: wake every waiter, and let none wait again (long polls answer at once)."""
+        self.closed = True
+        self.fire()
+
     async def wait(self, timeout: float) -> None:
-        """Until the next pulse, or `timeout` seconds."""
+        """Until the next pulse, or `timeout` seconds; at once once closed."""
+        if self.closed:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
 
@@ -266,6 +274,7 @@ class Agent:
 
     subject: str
     first_name: str
+    supervisor: bool = False
 
     @property
     def actor(self) -> str:

@@ -302,7 +302,7 @@ async def conversation_events(request: web.Request) -> web.StreamResponse:
                 await response.write(f"id: {message.id}\nevent: message\ndata: {data}\n\n".encode())
                 after = message.id
             remaining = deadline - loop.time()
-            if escalation.state not in OPEN_STATES or remaining <= 0:
+            if escalation.state not in OPEN_STATES or remaining <= 0 or context.helpdesk_pulse.closed:
                 break
             if loop.time() >= next_beat:
                 await response.write(b": keep-alive\n\n")

@@ -38,11 +38,13 @@ from service.errors import (
     TicketInvalid,
     ValidationFailed,
 )
+from service.journeys import Stage, record_stage
 from service.models import (
     Account,
     AccountStatus,
     GuardianLink,
     Merge,
+    MergeLink,
     ParentSession,
     School,
     Student,
@@ -139,6 +141,7 @@ async def preview_merge(
             source_account_id=source.id,
             children=children,
         )
+        await record_stage(session, context, now, caller.requester, Stage.PREVIEW_SEEN)
     return MergePreview(
         ticket=ticket,
         source_identifier=source.identifier,
@@ -233,6 +236,7 @@ async def apply_merge(
     request: MergeRequest,
     *,
     on_link_written: LinkObserver = _no_observer,
+    requester: str | None = None,
 ) -> dict[str, Any]:
     """Apply a previewed merge exactly once; a replay of the same key and body returns the first result."""
     parent = await require_parent(context, session_token)
@@ -247,7 +251,9 @@ async def apply_merge(
     declared = _declared_roles(ticket, request)
     try:
         async with context.transaction() as session:
-            return await _merge_in_transaction(session, context, parent, ticket, declared, request, on_link_written)
+            result = await _merge_in_transaction(session, context, parent, ticket, declared, request, on_link_written)
+            await record_stage(session, context, context.clock(), requester, Stage.MERGED)
+            return result
     except (MergeConflict, TicketInvalid, IntegrityError):
         replay = await _recorded_result(context, parent.account.id, request)
         if replay is not None:
@@ -338,6 +344,8 @@ async def _merge_in_transaction(
             created_at=now,
         )
     )
+    await session.flush()
+    _record_merge_links(session, merge_id, snapshot, outcome)
     audit(session, now, "account.merged", "bot", source_id, merge_id=merge_id, into=target.identifier)
     audit(
         session,
@@ -491,6 +499,28 @@ async def _target_roles(session: AsyncSession, target_id: int, student_ids: list
         )
     )
     return {student_id: legal_guardian for student_id, legal_guardian in rows}
+
+
+def _record_merge_links(
+    session: AsyncSession, merge_id: str, snapshot: list[dict[str, Any]], outcome: LinkOutcome
+) -> None:
+    """What the merge did per child of the source, for an exact undo (service/undo.py)."""
+    students = {child["ref"]: child["student_id"] for child in snapshot}
+    changes = (
+        [(item, "added", None) for item in outcome.added]
+        + [(item, "role_changed", item["previous_legal_guardian"]) for item in outcome.roles_changed]
+        + [(item, "already_linked", None) for item in outcome.already_linked]
+    )
+    for item, change, previous in changes:
+        session.add(
+            MergeLink(
+                merge_id=merge_id,
+                student_id=students[item["ref"]],
+                change=change,
+                legal_guardian=item["legal_guardian"],
+                previous_legal_guardian=previous,
+            )
+        )
 
 
 def _result_item(child: dict[str, Any], legal_guardian: bool) -> dict[str, Any]:

@@ -202,6 +202,24 @@ class Merge(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime]
+    # A supervisor's undo (service/undo.py): when, who ("agent:<subject>") and why.
+    undone_at: Mapped[dt.datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(100))
+    undo_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class MergeLink(Base):
+    """What a merge did with one child of the source, for an exact undo: the target's link `added` (with
+    `legal_guardian`), its role changed (`role_changed`, from `previous_legal_guardian`), or `already_linked`."""
+
+    __tablename__ = "merge_links"
+    __table_args__ = (UniqueConstraint("merge_id", "student_id", name="uq_merge_links_merge_student"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merge_id: Mapped[str] = mapped_column(ForeignKey("merges.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    change: Mapped[str] = mapped_column(String(16))
+    legal_guardian: Mapped[bool] = mapped_column(Boolean)
+    previous_legal_guardian: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class AuditEvent(Base):
@@ -313,3 +331,50 @@ class RelayDelivery(Base):
     dead_at: Mapped[dt.datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[dt.datetime | None]
+
+
+class HandoffLink(Base):
+    """A link an agent made for a parent (Telegram deep link): single use, expiring, its token stored as SHA-256."""
+
+    __tablename__ = "handoff_links"
+    __table_args__ = (Index("ix_handoff_links_creator", "created_by_subject", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(8))
+    start_at: Mapped[str] = mapped_column(String(32))
+    keep_identifier: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by_subject: Mapped[str] = mapped_column(String(80))
+    created_by_name: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    redeemed_at: Mapped[dt.datetime | None]
+
+
+class HandoffProgress(Base):
+    """A stage the parent reached after opening a hand-off link (opened, logged_in, preview_seen, merged, escalated)."""
+
+    __tablename__ = "handoff_progress"
+    __table_args__ = (UniqueConstraint("handoff_id", "stage", name="uq_handoff_progress_handoff_stage"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff_links.id"))
+    stage: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime]
+
+
+class Journey(Base):
+    """A parent's dialog from its start, with the first time each stage was reached (the report's funnel)."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (Index("ix_journeys_requester_started", "requester_key", "started_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_key: Mapped[str] = mapped_column(String(241))
+    language: Mapped[str] = mapped_column(String(20))
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff_links.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(index=True)
+    last_activity_at: Mapped[dt.datetime]
+    logged_in_at: Mapped[dt.datetime | None]
+    preview_seen_at: Mapped[dt.datetime | None]
+    merged_at: Mapped[dt.datetime | None]
+    escalated_at: Mapped[dt.datetime | None]
+    escalation_reason: Mapped[str | None] = mapped_column(String(100))

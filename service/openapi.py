@@ -117,7 +117,9 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         parameters.append({"name": PARENT_SESSION_HEADER, "in": "header", "required": True, "schema": _HEADER_SCHEMA})
     if route.agent_identity:
         agent_schema = {"type": "string", "maxLength": MAX_AGENT_HEADER_LENGTH, "pattern": AGENT_HEADER_PATTERN}
-        description = "the signed-in agent, as the console vouches for it: sub=<subject>&name=<first name>"
+        description = (
+            "the signed-in agent, as the console vouches for it: sub=<subject>&name=<first name>[&role=supervisor]"
+        )
         parameters.append(
             {"name": AGENT_HEADER, "in": "header", "required": True, "schema": agent_schema, "description": description}
         )

@@ -21,6 +21,7 @@ from service.credentials import (
 )
 from service.domain import child_initial, child_label
 from service.errors import AccountMerged, ActivationSuperseded, PasswordPolicyViolation, TicketInvalid
+from service.journeys import Stage, record_stage
 from service.models import Account, AccountStatus, GuardianLink, ParentSession, Student, Ticket, TicketKind
 from service.records import audit, publish
 from service.throttling import Caller, requester_limits
@@ -80,10 +81,13 @@ async def log_in(
             return ActivationNeeded(ticket=ticket)
         token = open_parent_session(session, context, account.id, now)
         audit(session, now, "session.opened", "bot", account.id)
+        await record_stage(session, context, now, caller.requester, Stage.LOGGED_IN)
     return LoggedIn(session=token, account=AccountSummary.of(account))
 
 
-async def activate(context: ServiceContext, ticket_token: str, new_password: str) -> LoggedIn:
+async def activate(
+    context: ServiceContext, ticket_token: str, new_password: str, requester: str | None = None
+) -> LoggedIn:
     """Choose a password with an activation ticket: temporary password consumed, account active, old sessions ended.
 
     The ticket works only while the account still holds the very temporary password it was issued for;
@@ -119,6 +123,7 @@ async def activate(context: ServiceContext, ticket_token: str, new_password: str
         token = open_parent_session(session, context, account.id, now)
         audit(session, now, "account.activated", "bot", account.id)
         publish(session, now, "account.activated", account_identifier=account.identifier)
+        await record_stage(session, context, now, requester, Stage.LOGGED_IN)
     return LoggedIn(session=token, account=AccountSummary.of(account))
 
 

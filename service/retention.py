@@ -30,8 +30,12 @@ from service.models import (
     Base,
     CredentialThrottle,
     Escalation,
+    HandoffLink,
+    HandoffProgress,
     HelpdeskMessage,
+    Journey,
     Merge,
+    MergeLink,
     OutboxEvent,
     ParentSession,
     RelayDelivery,
@@ -122,6 +126,19 @@ def _merges(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElement[b
     return [Merge.created_at < now - _days(settings.retention_merge_days)]
 
 
+def _journeys(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElement[bool]]:
+    """The report's funnel rows: a journey idle longer than its period (started or last active)."""
+    return [Journey.last_activity_at < now - _days(settings.retention_journey_days)]
+
+
+def _handoff_links(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElement[bool]]:
+    """Expired long enough ago (used or not), once no retained journey refers to it; its progress goes with it."""
+    return [
+        HandoffLink.expires_at < now - _days(settings.retention_handoff_days),
+        ~exists().where(Journey.handoff_id == HandoffLink.id),
+    ]
+
+
 def _outbox_events(now: dt.datetime, settings: ServiceSettings) -> list[ColumnElement[bool]]:
     """Delivered to every subscriber (published) longer ago than the relay's retention (service/relay)."""
     return [OutboxEvent.published_at < now - dt.timedelta(hours=settings.relay_retention_hours)]
@@ -142,7 +159,15 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind("audit_events", AuditEvent, AuditEvent.id, _audit_events),
     Kind("school_client_audit", AuditEvent, AuditEvent.id, _school_client_audit),
-    Kind("merges", Merge, Merge.id, _merges),
+    Kind("merges", Merge, Merge.id, _merges, children=(Child(MergeLink, MergeLink.merge_id),)),
+    Kind("journeys", Journey, Journey.id, _journeys),
+    Kind(
+        "handoff_links",
+        HandoffLink,
+        HandoffLink.id,
+        _handoff_links,
+        children=(Child(HandoffProgress, HandoffProgress.handoff_id),),
+    ),
     Kind(
         "outbox_events",
         OutboxEvent,

@@ -23,6 +23,7 @@ from service.errors import (
     PayloadTooLarge,
     ServiceError,
     SessionInvalid,
+    SupervisorOnly,
     Unauthorized,
     ValidationFailed,
 )
@@ -42,8 +43,10 @@ MAX_HEADER_VALUE_LENGTH = 200
 MAX_AGENT_HEADER_LENGTH = 600
 MAX_AGENT_SUBJECT_LENGTH = 80
 MAX_AGENT_NAME_LENGTH = 50
-# X-Agent: "sub=<subject>&name=<first name>", each percent-encoded UTF-8 (a form-encoded query string).
-AGENT_HEADER_PATTERN = r"^sub=[\x21-\x25\x27-\x7E]+&name=[\x21-\x25\x27-\x7E]+$"
+# X-Agent: "sub=<subject>&name=<first name>[&role=supervisor]", each percent-encoded UTF-8 (a form-encoded query
+# string); without a role (or role=agent) the agent is a plain agent.
+AGENT_HEADER_PATTERN = r"^sub=[\x21-\x25\x27-\x7E]+&name=[\x21-\x25\x27-\x7E]+(&role=(agent|supervisor))?$"
+AGENT_ROLES = ("agent", "supervisor")
 # The headers the service reads, with their length limit (None: any length). Their values must be printable ASCII.
 READ_HEADERS: Mapping[str, int | None] = {
     "Authorization": None,
@@ -75,6 +78,7 @@ class Route:
     path_model: type[BaseModel] | None = None
     errors: tuple[type[ServiceError], ...] = ()
     agent_identity: bool = False  # the agent client names the signed-in agent in X-Agent (docs/helpdesk.md)
+    supervisor_only: bool = False  # the agent named in X-Agent must be a supervisor (403 supervisor_only)
 
     @property
     def public(self) -> bool:
@@ -154,6 +158,8 @@ def guarded(route: Route, directory: ClientDirectory) -> Handler:
             request[CLIENT_KIND_KEY] = kind
         if route.agent_identity:
             request[AGENT_KEY] = agent_from_header(request.headers.get(AGENT_HEADER))
+            if route.supervisor_only and not request[AGENT_KEY].supervisor:
+                raise SupervisorOnly()
         if route.path_model is not None:
             request[PATH_KEY] = parse_parameters(route.path_model, request.match_info, "path")
         if route.query_model is not None:
@@ -176,6 +182,8 @@ def edge_errors(route: Route) -> tuple[type[ServiceError], ...]:
         found.append(SessionInvalid)
     if route.agent_identity:
         found.append(ValidationFailed)
+    if route.supervisor_only:
+        found.append(SupervisorOnly)
     return tuple(dict.fromkeys(found))
 
 
@@ -195,12 +203,16 @@ def check_read_headers(request: web.Request) -> None:
 
 
 def agent_from_header(value: str | None) -> Agent:
-    """The agent the console signed in, from X-Agent ("sub=…&name=…", percent-encoded UTF-8)."""
+    """The agent the console signed in, from X-Agent ("sub=…&name=…[&role=supervisor]", percent-encoded UTF-8)."""
     try:
-        fields = dict(urllib.parse.parse_qsl(value or "", strict_parsing=True, errors="strict", max_num_fields=2))
+        pairs = urllib.parse.parse_qsl(value or "", strict_parsing=True, errors="strict", max_num_fields=3)
+        fields = dict(pairs)
         subject, name = fields["sub"], clean_name(fields["name"])
     except (ValueError, KeyError, UnicodeDecodeError) as error:
-        raise _bad_agent_header("must be sub=<subject>&name=<first name>, percent-encoded") from error
+        raise _bad_agent_header("must be sub=<subject>&name=<first name>[&role=supervisor], percent-encoded") from error
+    role = fields.get("role", "agent")
+    if len(fields) != len(pairs) or set(fields) - {"sub", "name", "role"} or role not in AGENT_ROLES:
+        raise _bad_agent_header("the fields are sub, name and, optionally, role=agent or role=supervisor, once each")
     if (
         not (subject.isascii() and subject.isprintable() and " " not in subject)
         or len(subject) > MAX_AGENT_SUBJECT_LENGTH
@@ -208,7 +220,7 @@ def agent_from_header(value: str | None) -> Agent:
         raise _bad_agent_header(f"the subject is printable ASCII, at most {MAX_AGENT_SUBJECT_LENGTH} characters")
     if len(name) > MAX_AGENT_NAME_LENGTH:
         raise _bad_agent_header(f"the first name has at most {MAX_AGENT_NAME_LENGTH} characters")
-    return Agent(subject=subject, first_name=name)
+    return Agent(subject=subject, first_name=name, supervisor=role == "supervisor")
 
 
 def _bad_agent_header(message: str) -> ServiceError:
@@ -217,7 +229,8 @@ def _bad_agent_header(message: str) -> ServiceError:
 
 def parse_parameters(model: type[ModelT], values: Mapping[str, str], location: str) -> ModelT:
     """Path or query parameters validated by their model; a failure is located (`["query", "after"]`)."""
-    present = {name: values[name] for name in model.model_fields if name in values}
+    names = (field.alias or name for name, field in model.model_fields.items())
+    present = {name: values[name] for name in names if name in values}
     try:
         return model.model_validate(present)
     except ValidationError as error:

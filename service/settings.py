@@ -108,6 +108,10 @@ class ServiceSettings(BaseSettings):
         default=1095, ge=1, le=3650, description="audit of school clients' creation, rotation, revocation"
     )
     retention_merge_days: int = Field(default=90, ge=1, le=3650, description="merge receipts (idempotent retries)")
+    retention_journey_days: int = Field(
+        default=395, ge=1, le=3650, description="report's journeys, after last activity"
+    )
+    retention_handoff_days: int = Field(default=30, ge=1, le=3650, description="hand-off links, after they expired")
     purge_batch_size: int = Field(default=500, ge=1, le=10000, description="rows deleted per transaction")
     purge_interval_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60, description="`rattacher run` purges")
 
@@ -124,6 +128,11 @@ class ServiceSettings(BaseSettings):
     helpdesk_delivery_lease_seconds: float = Field(default=30.0, gt=0)
     helpdesk_stream_max_seconds: float = Field(default=300.0, gt=0)
     helpdesk_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    handoff_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30, description="how long a hand-off link works")
+    journey_window_hours: float = Field(
+        default=24.0, gt=0, description="a parent's journey: stages count on one started this recently; idle longer"
+    )
+    merge_undo_days: int = Field(default=30, ge=0, description="how long a supervisor may undo a merge")
 
     @field_validator("school_token")
     @classmethod
@@ -139,6 +148,16 @@ class ServiceSettings(BaseSettings):
             self.opening_hours()
         except (ValueError, ZoneInfoNotFoundError) as error:
             raise ValueError(f"{ENV_PREFIX}HELPDESK_HOURS / {ENV_PREFIX}HELPDESK_TIMEZONE: {error}") from error
+        return self
+
+    @model_validator(mode="after")
+    def _merges_kept_while_undoable(self) -> ServiceSettings:
+        """A merge's record (and what it moved) must outlive the window in which a supervisor may undo it."""
+        if self.retention_merge_days <= self.merge_undo_days:
+            raise ValueError(
+                f"{ENV_PREFIX}RETENTION_MERGE_DAYS ({self.retention_merge_days}) must be longer than "
+                f"{ENV_PREFIX}MERGE_UNDO_DAYS ({self.merge_undo_days})"
+            )
         return self
 
     def opening_hours(self) -> OpeningHours:

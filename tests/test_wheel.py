@@ -96,13 +96,26 @@ def test_the_wheel_holds_every_source_migration_catalog_and_fixture(installed: I
     expected = {
         path.relative_to(ROOT).as_posix().replace("locales/", "rattacher_locales/", 1)
         for package in ("bot", "conversations", "service", "locales")
-        for pattern in ("*.py", "*.mako", "*.ini", "*.json", "*.po")
+        for pattern in (
+            "*.py",
+            "*.mako",
+            "*.ini",
+            "*.json",
+            "*.po",
+            "*.html",
+            "*.css",
+            "*.js",
+            "*.woff",
+            "*.woff2",
+            "*.svg",
+        )
         for path in (ROOT / package).rglob(pattern)
         if "__pycache__" not in path.parts
     }
     assert expected <= shipped, f"missing from the wheel: {sorted(expected - shipped)}"
     assert {"service/migrations/script.py.mako", "conversations/migrations/script.py.mako"} <= shipped
     assert {f"rattacher_locales/{language}/LC_MESSAGES/messages.po" for language in ("fr", "en")} <= shipped
+    assert {"bot/console/static/dsfr/LICENSE.md", "bot/console/static/dsfr/dsfr.min.css"} <= shipped
 
 
 def test_the_installed_package_is_the_wheel_not_the_source_tree(installed: Installed, tmp_path: Path) -> None:
@@ -129,6 +142,7 @@ def test_rattacher_demo_from_the_wheel_answers_in_french_and_writes_only_its_dat
     assert "Bonjour\u00a0! Je vous aide à regrouper tous vos enfants" in demo.stdout
     assert "Connexion réussie avec le compte c.martin." in demo.stdout
     assert "Ces enfants ont été ajoutés à votre compte\u00a0:" in demo.stdout
+    assert "Console des conseillers (connexion locale de démonstration) : http://localhost:" in demo.stdout
     assert "Hello" not in demo.stdout and "Login successful" not in demo.stdout
     assert [path.name for path in workdir.iterdir()] == ["var"], "nothing written beside ./var"
     assert {path.name for path in (workdir / "var").iterdir()} <= {

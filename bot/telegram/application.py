@@ -19,10 +19,12 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
+from bot.telegram.channel import ALLOWED_UPDATES, CHANNEL_NAME, TelegramChannel
 from bot.telegram.settings import TelegramSettings
 from conversations.commands import command_menu
+from conversations.deliveries import DeliveryPoller, PollingEngine, delivery_poller, running_poller
 from conversations.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+from conversations.messages import Outcome
 
 BotApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -97,8 +99,22 @@ async def register_commands(application: BotApplication) -> None:
         await application.bot.set_my_commands(commands, language_code=language_code)
 
 
-async def serve_polling(application: BotApplication, settings: TelegramSettings, stop: asyncio.Event) -> None:
-    """Long-poll Telegram until `stop` is set; pending updates are kept for the next start."""
+def helpdesk_poller(engine: PollingEngine, channel: TelegramChannel, application: BotApplication) -> DeliveryPoller:
+    """The process's deliveries poller: what helpdesk agents send, shown in the Telegram chats."""
+
+    async def send(key: str, outcome: Outcome) -> None:
+        await channel.send_outcome(application.bot, key, outcome)
+
+    return delivery_poller(engine, send, CHANNEL_NAME)
+
+
+async def serve_polling(
+    application: BotApplication,
+    settings: TelegramSettings,
+    stop: asyncio.Event,
+    poller: DeliveryPoller | None = None,
+) -> None:
+    """Long-poll Telegram (and the helpdesk's deliveries) until `stop` is set; pending updates are kept."""
     async with application:
         await register_commands(application)
         await application.start()
@@ -110,7 +126,8 @@ async def serve_polling(application: BotApplication, settings: TelegramSettings,
         )
         logger.info("Telegram bot @%s is polling", application.bot.username)
         try:
-            await stop.wait()
+            async with running_poller(poller):
+                await stop.wait()
         finally:
             await application.updater.stop()
             await stop_within(application, settings.drain_timeout_seconds)

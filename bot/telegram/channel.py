@@ -31,7 +31,8 @@ from conversations.i18n import N_, normalise_language, translator
 
 logger = logging.getLogger(__name__)
 
-CHAT_KEY_PREFIX = "telegram:"
+CHANNEL_NAME = "telegram"
+CHAT_KEY_PREFIX = f"{CHANNEL_NAME}:"
 ALLOWED_UPDATES = ("message", "callback_query")  # what process() handles; given to Telegram
 NOT_MODIFIED = "message is not modified"
 PRIVATE_CHAT_POINTER = N_(
@@ -165,6 +166,18 @@ class TelegramChannel:
             await self._render(update, chat.id, outcome, bot)
         except Forbidden:
             logger.info("Chat %s blocked the bot: replies dropped", chat.id)
+
+    async def send_outcome(self, bot: Bot, key: str, outcome: Outcome) -> None:
+        """Show in a chat what the helpdesk sent (the deliveries poller); raises DeliveryFailed to try again later.
+
+        A chat that blocked the bot, or that Telegram no longer knows, drops it: trying again would not help.
+        """
+        chat_id = int(key.removeprefix(CHAT_KEY_PREFIX))
+        try:
+            for reply in outcome.replies:
+                await self._send(bot, chat_id, reply)
+        except (Forbidden, BadRequest) as error:
+            logger.info("Helpdesk message not shown in chat %s (%s): dropped", chat_id, type(error).__name__)
 
     async def _render(self, update: Update, chat_id: int, outcome: Outcome, bot: Bot) -> None:
         """Delete a secret first, answer the button press, then show the replies in order."""

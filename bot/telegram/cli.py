@@ -105,34 +105,41 @@ def configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-async def serve_bot(settings: TelegramSettings, stop: asyncio.Event) -> None:
-    """The bot against the service at settings.service_url, polling or webhook, until `stop`."""
+async def serve_bot(settings: TelegramSettings, stop: asyncio.Event, *, poll_wait_seconds: int | None = None) -> None:
+    """The bot against the service at settings.service_url, polling or webhook, until `stop`.
+
+    `poll_wait_seconds`: the helpdesk deliveries' long poll (default: the dialog settings').
+    """
     from bot.health import serving_health
-    from bot.telegram.application import build_application, serve_polling
+    from bot.telegram.application import build_application, helpdesk_poller, serve_polling
     from bot.telegram.channel import TelegramChannel
     from bot.telegram.webhook import serve_webhook
     from conversations.runtime import dialog_engine
     from conversations.settings import DialogSettings
 
     service_token = settings.service_token.get_secret_value() if settings.service_token else ""
-    async with dialog_engine(DialogSettings(), service_url=settings.service_url, service_token=service_token) as engine:
+    overrides = {} if poll_wait_seconds is None else {"helpdesk_poll_wait_seconds": poll_wait_seconds}
+    dialog_settings = DialogSettings(**overrides)  # type: ignore[arg-type]
+    async with dialog_engine(dialog_settings, service_url=settings.service_url, service_token=service_token) as engine:
         channel = TelegramChannel(
             engine,
             send_attempts=settings.send_attempts,
             retry_delay_seconds=settings.send_retry_delay_seconds,
         )
+        application = build_application(settings, channel, with_updater=not settings.webhook_url)
+        poller = helpdesk_poller(engine, channel, application)
         if settings.webhook_url:
-            application = build_application(settings, channel, with_updater=False)
-            await serve_webhook(application, channel, settings, stop)
+            await serve_webhook(application, channel, settings, stop, poller)
         else:
             async with serving_health(settings.health_listen_host, settings.health_listen_port, settings.service_url):
-                await serve_polling(build_application(settings, channel), settings, stop)
+                await serve_polling(application, settings, stop, poller)
 
 
 async def serve_service_and_bot(
     service_settings: ServiceSettings, settings: TelegramSettings, host: str, port: int, stop: asyncio.Event
 ) -> None:
-    """The service on host:port, the outbox relay, the retention purge and the polling bot, in one process."""
+    """The service on host:port, the outbox relay, the retention purge, the agents' console and the polling bot."""
+    from bot.console.cli import console_beside
     from bot.purge import purging_periodically
     from conversations.settings import DialogSettings
     from service.relay.runner import running_relay
@@ -142,6 +149,7 @@ async def serve_service_and_bot(
         running_service(service_settings, host=host, port=port) as service_url,
         running_relay(service_settings),
         purging_periodically(service_settings, DialogSettings()),
+        console_beside(service_url, service_settings.agent_token),
     ):
         logging.getLogger(__name__).info("Account service listening on %s", service_url)
         bot_settings = settings.model_copy(
@@ -151,7 +159,8 @@ async def serve_service_and_bot(
                 "webhook_url": None,
             }
         )
-        await serve_bot(bot_settings, stop)
+        # The service stops only once the deliveries long poll it serves ends: a short one, in the same process.
+        await serve_bot(bot_settings, stop, poll_wait_seconds=1)
 
 
 def serve_until_signalled(settings: TelegramSettings, serve: Callable[[asyncio.Event], Awaitable[None]]) -> int:

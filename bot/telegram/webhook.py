@@ -22,6 +22,7 @@ from bot.health import install_readiness
 from bot.telegram.application import BotApplication, register_commands
 from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
 from bot.telegram.settings import TelegramSettings
+from conversations.deliveries import DeliveryPoller, running_poller
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,12 @@ async def receive_update(request: web.Request) -> web.Response:
 
 @asynccontextmanager
 async def serving_webhook(
-    application: BotApplication, channel: TelegramChannel, settings: TelegramSettings
+    application: BotApplication,
+    channel: TelegramChannel,
+    settings: TelegramSettings,
+    poller: DeliveryPoller | None = None,
 ) -> AsyncIterator[web.AppRunner]:
-    """Listen locally, then register the public URL with setWebhook; yields the runner."""
+    """Listen locally, register the public URL with setWebhook, poll the helpdesk's deliveries; yields the runner."""
     assert settings.webhook_url is not None and settings.webhook_secret_token is not None
     async with application:
         # runner.cleanup() is the drain: the port closes (the balancer sends new updates to the other processes), idle
@@ -97,7 +101,8 @@ async def serving_webhook(
                 drop_pending_updates=False,
             )
             logger.info("Telegram webhook of @%s is served", application.bot.username)
-            yield runner
+            async with running_poller(poller):
+                yield runner
         finally:
             logger.info(
                 "Stopping: no new update taken, those in flight finish (at most %ss)", settings.drain_timeout_seconds
@@ -111,7 +116,8 @@ async def serve_webhook(
     channel: TelegramChannel,
     settings: TelegramSettings,
     stop: asyncio.Event,
+    poller: DeliveryPoller | None = None,
 ) -> None:
     """Serve the webhook until `stop` is set. The webhook stays registered for the others."""
-    async with serving_webhook(application, channel, settings):
+    async with serving_webhook(application, channel, settings, poller):
         await stop.wait()

@@ -35,6 +35,16 @@ class GuardianLinkCreated(EventData):
     merge_id: str | None = Field(description="the merge that created the link; null when a school registered it")
 
 
+class GuardianLinkRemoved(EventData):
+    """A guardian link no longer exists: a supervisor undid the merge that created it."""
+
+    student_ine: str
+    account_identifier: str = Field(description="the account that loses the link (the merge's target)")
+    role: Role = Field(description="the role the link had")
+    school_uai: str
+    merge_id: str = Field(description="the merge undone")
+
+
 class GuardianLinkRoleChanged(EventData):
     """The role of an existing guardian link changed (explicitly, during a merge)."""
 
@@ -62,6 +72,17 @@ class AccountMerged(EventData):
     students_moved: list[MovedStudent] = Field(description="every student of the source account, in INE order")
 
 
+class AccountMergeUndone(EventData):
+    """A supervisor undid a merge: the source account is back (pending: the school must issue a new temporary
+    password), its links return to it (guardian_link.created), the links the merge added to the target are removed
+    (guardian_link.removed) and the roles it changed are restored (guardian_link.role_changed)."""
+
+    merge_id: str
+    source_identifier: str
+    target_identifier: str
+    links_returned: int = Field(description="how many guardian links the source account has again")
+
+
 class AccountActivated(EventData):
     """A parent chose a password: the account is active."""
 
@@ -72,6 +93,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "guardian_link.created": GuardianLinkCreated,
     "guardian_link.role_changed": GuardianLinkRoleChanged,
     "account.merged": AccountMerged,
+    "guardian_link.removed": GuardianLinkRemoved,
+    "account.merge_undone": AccountMergeUndone,
     "account.activated": AccountActivated,
 }
 

@@ -13,7 +13,7 @@ import itertools
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from conversations.service_port import (
     AccountMerged,
@@ -22,8 +22,13 @@ from conversations.service_port import (
     ActivationSuperseded,
     Child,
     ChildrenList,
+    Delivery,
+    DeliveryBatch,
+    EscalationEnded,
     EscalationReceipt,
     EscalationRequest,
+    Handoff,
+    HandoffNotFound,
     IdempotencyConflict,
     InvalidCredentials,
     LinkedChild,
@@ -136,6 +141,94 @@ def demo_links() -> dict[tuple[str, str], bool]:
 
 
 @dataclass
+class FakeEscalation:
+    """An escalation as the service keeps it: its request, state, holder and messages."""
+
+    escalation_id: int
+    requester: str
+    request: EscalationRequest
+    state: str = "waiting"
+    agent_first_name: str | None = None
+    parent_messages: list[str] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str:
+        return f"ESC-{self.escalation_id:04d}"
+
+    @property
+    def open(self) -> bool:
+        return self.state in {"waiting", "claimed"}
+
+
+@dataclass
+class FakeHelpdesk:
+    """The service's helpdesk in memory: one open escalation per chat, the queue, deliveries leased and acknowledged."""
+
+    escalations: list[FakeEscalation] = field(default_factory=list)
+    pending: list[Delivery] = field(default_factory=list)
+    leased: dict[str, list[int]] = field(default_factory=dict)  # lease -> message ids
+    acknowledged: list[int] = field(default_factory=list)
+    in_lease: dict[int, Delivery] = field(default_factory=dict)
+    handoffs: dict[str, Handoff] = field(default_factory=dict)  # payload -> hand-off, until redeemed
+    journeys: list[tuple[str, str]] = field(default_factory=list)  # (requester, language)
+    open_now: bool = True
+    agents_back_at: datetime | None = None
+    expected_wait_seconds: int = 600
+    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def open_of(self, requester: str) -> FakeEscalation | None:
+        return next((e for e in self.escalations if e.requester == requester and e.open), None)
+
+    def receipt(self, escalation: FakeEscalation, *, created: bool) -> EscalationReceipt:
+        waiting = [e for e in self.escalations if e.state == "waiting"]
+        return EscalationReceipt(
+            escalation_id=escalation.escalation_id,
+            reference=escalation.reference,
+            state=escalation.state,
+            created=created,
+            position=waiting.index(escalation) + 1 if escalation in waiting else None,
+            expected_wait_seconds=self.expected_wait_seconds,
+            open_now=self.open_now,
+            agents_back_at=self.agents_back_at,
+            agent_first_name=escalation.agent_first_name,
+        )
+
+    def agent_sends(
+        self,
+        escalation: FakeEscalation,
+        kind: str,
+        text: str = "",
+        *,
+        name: str = "Zoé",
+        resume_point: str | None = None,
+    ) -> None:
+        """An agent's action, as the service turns it into a delivery for the bot."""
+        if kind in {"claimed", "text"}:
+            escalation.state, escalation.agent_first_name = "claimed", name
+        elif kind == "released":
+            escalation.state, escalation.agent_first_name = "waiting", None
+        elif kind in {"closed", "handed_back"}:
+            escalation.state = kind
+        channel, _separator, chat_ref = escalation.requester.partition(":")
+        self.pending.append(
+            Delivery.model_validate(
+                {
+                    "message_id": next(self._message_ids),
+                    "escalation_id": escalation.escalation_id,
+                    "reference": escalation.reference,
+                    "channel": channel,
+                    "chat_ref": chat_ref,
+                    "language": escalation.request.language,
+                    "kind": kind,
+                    "agent_first_name": name,
+                    "text": text,
+                    "resume_point": resume_point,
+                }
+            )
+        )
+
+
+@dataclass
 class FakeAccountService:
     accounts: dict[str, FakeAccount] = field(default_factory=demo_accounts)
     students: dict[str, FakeStudent] = field(default_factory=demo_students)
@@ -148,6 +241,7 @@ class FakeAccountService:
     escalations: list[EscalationRequest] = field(default_factory=list)
     received_passwords: list[str] = field(default_factory=list)
     unavailable: bool = False
+    helpdesk: FakeHelpdesk = field(default_factory=FakeHelpdesk)
     merges_applied: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -338,5 +432,62 @@ class FakeAccountService:
     async def escalate(self, requester: str, request: EscalationRequest) -> EscalationReceipt:
         self._available()
         self.escalations.append(request)
-        number = next(self._ids)
-        return EscalationReceipt(escalation_id=number, reference=f"ESC-{number:04d}")
+        known = self.helpdesk.open_of(requester)
+        if known is not None:
+            return self.helpdesk.receipt(known, created=False)
+        escalation = FakeEscalation(next(self._ids), requester, request)
+        self.helpdesk.escalations.append(escalation)
+        return self.helpdesk.receipt(escalation, created=True)
+
+    async def chat_escalation(self, requester: str) -> EscalationReceipt | None:
+        self._available()
+        known = self.helpdesk.open_of(requester)
+        return None if known is None else self.helpdesk.receipt(known, created=False)
+
+    async def withdraw(self, requester: str, escalation_id: int | str) -> EscalationReceipt:
+        self._available()
+        escalation = next(e for e in self.helpdesk.escalations if e.escalation_id == int(escalation_id))
+        if not escalation.open:
+            raise EscalationEnded()
+        escalation.state = "withdrawn"
+        return self.helpdesk.receipt(escalation, created=False)
+
+    async def post_parent_message(self, requester: str, escalation_id: int | str, text: str) -> None:
+        self._available()
+        escalation = next(e for e in self.helpdesk.escalations if e.escalation_id == int(escalation_id))
+        if not escalation.open:
+            raise EscalationEnded()
+        escalation.parent_messages.append(text)
+
+    async def lease_deliveries(self, wait_seconds: int) -> DeliveryBatch:
+        self._available()
+        expired = [message_id for lease in list(self.helpdesk.leased) for message_id in self.helpdesk.leased.pop(lease)]
+        self.helpdesk.pending[:0] = [self.helpdesk.in_lease[message_id] for message_id in expired]  # leases expire now
+        if not self.helpdesk.pending:
+            return DeliveryBatch(lease=None, deliveries=[])
+        lease = secrets.token_urlsafe(8)
+        deliveries, self.helpdesk.pending = self.helpdesk.pending, []
+        self.helpdesk.leased[lease] = [delivery.message_id for delivery in deliveries]
+        self.helpdesk.in_lease.update({delivery.message_id: delivery for delivery in deliveries})
+        return DeliveryBatch(lease=lease, deliveries=deliveries)
+
+    async def acknowledge_deliveries(self, lease: str, message_ids: list[int]) -> None:
+        self._available()
+        ids = self.helpdesk.leased.pop(lease)
+        self.helpdesk.acknowledged += [message_id for message_id in message_ids if message_id in ids]
+        # what was leased and not acknowledged comes back (the lease "expires" at once here)
+        self.helpdesk.pending[:0] = [
+            self.helpdesk.in_lease[message_id] for message_id in ids if message_id not in message_ids
+        ]
+
+    async def redeem_handoff(self, requester: str, payload: str) -> Handoff:
+        self._available()
+        handoff = self.helpdesk.handoffs.pop(payload, None)
+        if handoff is None:
+            raise HandoffNotFound()
+        self.helpdesk.journeys.append((requester, handoff.language))
+        return handoff
+
+    async def start_journey(self, requester: str, language: str) -> None:
+        self._available()
+        self.helpdesk.journeys.append((requester, language))

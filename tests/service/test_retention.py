@@ -20,13 +20,18 @@ from service.models import (
     Base,
     CredentialThrottle,
     Escalation,
+    HandoffLink,
+    HandoffProgress,
     HelpdeskMessage,
+    Journey,
     Merge,
+    MergeLink,
     OutboxEvent,
     ParentSession,
     RelayDelivery,
     RelaySubscriber,
     RequesterFailure,
+    Student,
     Ticket,
 )
 from service.retention import KIND_NAMES, purge_service_data
@@ -98,6 +103,17 @@ class Rows:
         )
         return self.add(escalation)  # type: ignore[return-value]
 
+    def handoff(self, name: str, expires_at: dt.datetime) -> HandoffLink:
+        return HandoffLink(
+            token_hash=name.ljust(64, "h"),
+            language="fr",
+            start_at="start_merge",
+            created_by_subject="agent-1",
+            created_by_name="Zoé",
+            created_at=expires_at - hours(24),
+            expires_at=expires_at,
+        )
+
     def event(self, name: str, published_at: dt.datetime | None) -> OutboxEvent:
         return self.add(  # type: ignore[return-value]
             OutboxEvent(
@@ -161,6 +177,11 @@ async def seed(context: ServiceContext) -> dict[str, int]:
                     created_at=START - age,
                 )
             )
+        # journeys: 395 days after their last activity; hand-off links: 30 days after expiry, unless a kept
+        # journey refers to them
+        handoff_old = rows.add(rows.handoff("handoff-old", START - days(30) - SECOND))
+        rows.add(rows.handoff("handoff-kept", START - days(30) + SECOND))
+        handoff_of_kept_journey = rows.add(rows.handoff("handoff-of-kept-journey", START - days(300)))
         # outbox: 168 hours after every subscriber had it; undelivered events stay
         subscriber = rows.add(
             RelaySubscriber(name="portal", kind="webhook", managed_by="cli", first_event_id=0, created_at=START)
@@ -180,6 +201,24 @@ async def seed(context: ServiceContext) -> dict[str, int]:
                     text="mon fils",
                     to_parent=False,
                     created_at=START - days(200),
+                )
+            )
+        merge_old = next(row for row in rows.rows if isinstance(row, Merge) and row.idempotency_key == "merge-old")
+        student_id = await session.scalar(select(Student.id).order_by(Student.id).limit(1))
+        assert student_id is not None
+        rows.add(MergeLink(merge_id=merge_old.id, student_id=student_id, change="added", legal_guardian=True))
+        rows.add(HandoffProgress(handoff_id=handoff_old.id, stage="opened", at=START - days(40)))  # type: ignore[attr-defined]
+        for name, handoff, idle in (
+            ("journey-old", None, days(395) + SECOND),
+            ("journey-kept", handoff_of_kept_journey, days(395) - SECOND),
+        ):
+            rows.add(
+                Journey(
+                    requester_key=f"telegram:{name}",
+                    language="fr",
+                    handoff_id=None if handoff is None else handoff.id,  # type: ignore[attr-defined]
+                    started_at=START - idle - hours(1),
+                    last_activity_at=START - idle,
                 )
             )
         for event, state in ((published_old, "delivered"), (undelivered, "pending")):
@@ -202,6 +241,8 @@ async def seed(context: ServiceContext) -> dict[str, int]:
         "audit_events": 1,
         "school_client_audit": 1,
         "merges": 1,
+        "journeys": 1,
+        "handoff_links": 1,
         "outbox_events": 1,
     }
 

@@ -62,6 +62,11 @@ REACHED = {
     "GET /v1/helpdesk/chat": 200,
     "POST /v1/helpdesk/deliveries": 200,
     "POST /v1/merges": 410,  # a generated ticket is unknown: refused by the use case, past the session check
+    "POST /v1/journeys": 201,
+    "POST /v1/helpdesk/handoffs": 201,
+    "GET /v1/helpdesk/handoffs": 200,
+    "POST /v1/handoffs/redeem": 404,  # a generated payload is never a live link: one 404 for all
+    "GET /v1/helpdesk/accounts/{identifier}": 404,
 }
 EXAMPLES = int(os.environ.get("RATTACHER_FUZZ_EXAMPLES", "50"))
 SEED = int(os.environ.get("RATTACHER_FUZZ_SEED", "20261129"))

@@ -14,10 +14,12 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.telegram.application import build_application, serve_polling
+from bot.telegram.application import BotApplication, build_application, helpdesk_poller, serve_polling
 from bot.telegram.channel import Dialog, TelegramChannel
 from bot.telegram.settings import TelegramSettings
 from bot.telegram.webhook import serving_webhook
+from conversations.deliveries import DeliveryPoller
+from conversations.engine import DialogEngine
 from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
 from service.fixtures import load_fixture_file
@@ -72,13 +74,19 @@ def channel_for(settings: TelegramSettings, engine: Dialog) -> TelegramChannel:
     )
 
 
+def poller_for(engine: Dialog, channel: TelegramChannel, application: BotApplication) -> DeliveryPoller | None:
+    """The helpdesk's deliveries poller, as `rattacher bot` runs it beside a real dialog engine."""
+    return helpdesk_poller(engine, channel, application) if isinstance(engine, DialogEngine) else None
+
+
 @asynccontextmanager
 async def polling_bot(fake: FakeBotApi, settings: TelegramSettings, engine: Dialog) -> AsyncIterator[None]:
     """The bot long-polling the fake server, as `rattacher bot` runs it, until the block ends."""
     polls_before = len(fake.calls_of("getUpdates"))
     stop = asyncio.Event()
-    application = build_application(settings, channel_for(settings, engine))
-    task = asyncio.create_task(serve_polling(application, settings, stop))
+    channel = channel_for(settings, engine)
+    application = build_application(settings, channel)
+    task = asyncio.create_task(serve_polling(application, settings, stop, poller_for(engine, channel, application)))
     try:
         await fake.wait_for(lambda: task.done() or len(fake.calls_of("getUpdates")) > polls_before)
         yield
@@ -92,7 +100,7 @@ async def webhook_bot(settings: TelegramSettings, engine: Dialog) -> AsyncIterat
     """The bot serving its webhook at settings.webhook_url (a loopback URL in tests)."""
     channel = channel_for(settings, engine)
     application = build_application(settings, channel, with_updater=False)
-    async with serving_webhook(application, channel, settings):
+    async with serving_webhook(application, channel, settings, poller_for(engine, channel, application)):
         yield
 
 

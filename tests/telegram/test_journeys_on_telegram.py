@@ -77,6 +77,7 @@ ESCALATED = (
     "I have passed your request to the helpdesk (reference {reference}). "
     "An agent will read our conversation and answer you here. Your passwords are never passed on."
 )
+WITHDRAWN = "I withdrew your request {reference}: nobody will answer it. I am here to help you again."
 LOGIN_IDENTIFIER = (
     "Log in with the account you want to keep. If you have two active accounts, use the one you want to keep.\n"
     "“Identifier”: type the identifier of this account."
@@ -249,5 +250,7 @@ async def test_common_questions_are_answered_where_they_are_asked(
         no_letter = await parent.says(typed["no_letter"], expect=NO_LETTER_ANSWER)
         assert parent._("Talk to an agent") in [button["text"] for button in no_letter.buttons]
         await parent.send_and_wait(typed["someone"], parent._(ESCALATED).split("{reference}")[0])
+        withdrawn = parent._(WITHDRAWN).split("{reference}")[0]
+        await parent.send_and_wait("/annuler", withdrawn)  # helpdesk mode until then: messages go to the request
         if language == "fr":
             await parent.send_and_wait("Do you speak English?", "From now on, I speak English.")

@@ -162,3 +162,40 @@ async def test_two_processes_serve_alternate_updates_of_one_chat(
     merge_flow.assert_passwords_deleted(parent, CAMILLE.kept_password, CAMILLE.other_password)
     for log in logs:
         assert CAMILLE.kept_password not in log.read_text() and BOT_TOKEN not in log.read_text()
+
+
+async def test_two_processes_deliver_each_agent_message_once_and_in_order(
+    requires_postgresql: None, fake_bot_api: FakeBotApi, demo_service: DemoService, tmp_path: Path
+) -> None:
+    from tests.telegram.test_helpdesk_on_telegram import AGENT_LINE, ESCALATED, Agent
+
+    balancer = RoundRobinBalancer(free_port())
+    logs = [tmp_path / "bot-1.log", tmp_path / "bot-2.log"]
+    parent, agent = TelegramParent(fake_bot_api, user_id=4002), Agent(demo_service)
+    replies = [f"Message {number} de Zoé." for number in range(1, 6)]
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(balancer.running())
+        for log in logs:
+            local_url = await stack.enter_async_context(bot_process(fake_bot_api, demo_service, balancer.url, log))
+            balancer.targets.append(local_url)
+        try:
+            await fake_bot_api.wait_for(lambda: len(fake_bot_api.calls_of("setWebhook")) == 2, 30)
+        except AssertionError:
+            pytest.fail("the bot processes did not start:\n" + "\n".join(log.read_text() for log in logs))
+
+        await parent.send_and_wait("/conseiller", parent._(ESCALATED).split("{reference}")[0])
+        escalation_id = (await agent.escalation_of_the_queue())["escalation_id"]
+        await agent.call("POST", f"/v1/helpdesk/escalations/{escalation_id}/claim")
+        for text in replies:
+            before = parent.snapshot()
+            started = asyncio.get_running_loop().time()
+            await agent.call("POST", f"/v1/helpdesk/escalations/{escalation_id}/replies", {"text": text})
+            await parent.reply_containing(parent._(AGENT_LINE, name="Zoé", text=text), before)
+            assert asyncio.get_running_loop().time() - started < 2.0, "within 2 seconds across processes"
+        for number in range(2):
+            text = f"Réponse {number} du parent."
+            fake_bot_api.user_sends(parent.chat, text)
+            await agent.sees_parent_line(escalation_id, text)
+
+    shown = [message.text for message in parent.chat.bot_messages if "Zoé." in message.text]
+    assert shown == [parent._(AGENT_LINE, name="Zoé", text=text) for text in replies], "each once, in order"
