@@ -3,8 +3,9 @@
 Each unit's ExecStart is used as written, `%i` expanded and the installed program (/opt/rattacher/venv/bin/rattacher)
 replaced by this environment's `rattacher`; its EnvironmentFile is the matching deploy/env/*.env.example with the
 placeholders replaced by local values. Only settings the example lists may be overridden: the examples are the list
-of what each process needs. Then one merge goes through: Telegram (the fake Bot API) → a round-robin balancer →
-two bot processes → the service → the relay → a portal's webhook receiver.
+of what each process needs. The console starts and sends a visitor to sign in. Then one merge goes through:
+Telegram (the fake Bot API) → a round-robin balancer → two bot processes → the service → the relay → a portal's
+webhook receiver.
 """
 
 from __future__ import annotations
@@ -107,10 +108,8 @@ def test_every_unit_runs_a_rattacher_command_with_an_example_environment() -> No
     for unit in RATTACHER_UNITS:
         arguments = command_of(unit, instance="8443")
         assert example_of(unit).is_file(), unit
-        if arguments[1] in commands:
-            parser.parse_args(arguments[1:])  # exits (SystemExit) on an argument the command does not take
-        else:
-            assert arguments[1:] == ["console"], f"{unit}: unknown command {arguments[1]}"  # until the console lands
+        assert arguments[1] in commands, f"{unit}: unknown command {arguments[1]}"
+        parser.parse_args(arguments[1:])  # exits (SystemExit) on an argument the command does not take
     stop_timeout = float(unit_settings("rattacher-bot@.service")["TimeoutStopSec"][0])
     assert stop_timeout > TelegramSettings.model_fields["drain_timeout_seconds"].default + 5
     migrate = unit_settings("rattacher-migrate.service")
@@ -232,6 +231,17 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
         service_url=f"http://127.0.0.1:{service_port}",
         service_token=SERVICE_TOKEN,
     )
+    console_port = free_port()
+    console = environment_of(
+        "rattacher-console.service",
+        console_port=str(console_port),
+        console_public_url=f"http://127.0.0.1:{console_port}",
+        console_service_url=f"http://127.0.0.1:{service_port}",
+        console_agent_token=AGENT_TOKEN,
+        console_bot_username="rattacher_test_bot",
+        console_oidc_client_secret="deployment-test-oidc-client-secret",
+        console_session_secret="deployment-test-session-secret-of-at-least-32-characters",
+    )
     logs: list[Path] = []
     async with receiving() as receiver, AsyncExitStack() as stack:
         relay = environment_of(
@@ -246,6 +256,7 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
             ("rattacher-service.service", service, ""),
             ("rattacher-relay.service", relay, ""),
             *[("rattacher-bot@.service", bot, port) for port in bot_ports],
+            ("rattacher-console.service", console, ""),
         ]:
             logs.append(tmp_path / f"{unit}{instance}.log")
             await stack.enter_async_context(unit_process(unit, environment, logs[-1], instance))
@@ -255,6 +266,13 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
         await fake_bot_api.wait_for(lambda: len(fake_bot_api.calls_of("setWebhook")) == 2, 30)
         for port in bot_ports:
             await wait_until_ready(f"http://127.0.0.1:{port}/readyz")
+
+        await wait_until_ready(f"http://127.0.0.1:{console_port}/static/dsfr/dsfr.min.css")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{console_port}/", allow_redirects=False) as queue,
+        ):
+            assert (queue.status, queue.headers["Location"]) == (302, "/signin?next=/")
 
         await merge_flow.gather_camilles_children(parent)
         await eventually(lambda: len(receiver.delivered) == 3)
