@@ -6,10 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot import purge, telegram, terminal
+from bot import migrate, purge, telegram, terminal
 from bot.console import cli as console_cli
 from conversations.i18n import CatalogMissing
+from conversations.schema import DialogSchemaNotAtHead
 from service import cli as service_cli
+from service.database import SchemaNotAtHead
 from service.relay import cli as relay_cli
 
 
@@ -19,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rattacher: gather a parent's children under one school-portal account.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (service_cli, relay_cli, terminal, telegram, purge, console_cli):
+    for module in (service_cli, relay_cli, terminal, telegram, purge, migrate, console_cli):
         module.register(commands)
     return parser
 
@@ -32,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CatalogMissing as error:
         print(f"rattacher: {error}", file=sys.stderr)
         return 2
+    except (SchemaNotAtHead, DialogSchemaNotAtHead) as error:  # RATTACHER_AUTO_MIGRATE=false and not migrated
+        print(f"rattacher: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conversations.engine import DialogEngine, utc_now
 from conversations.i18n import require_catalogs
-from conversations.schema import upgrade_dialog_schema
+from conversations.schema import check_dialog_schema, upgrade_dialog_schema
 from conversations.service_http import HttpAccountService, open_service_session
 from conversations.settings import DialogSettings
 from conversations.store import DialogStore
@@ -46,7 +46,10 @@ async def dialog_engine(
         pool_timeout_seconds=settings.database_pool_timeout_seconds,
     )
     try:
-        await upgrade_dialog_schema(database)
+        if settings.auto_migrate:
+            await upgrade_dialog_schema(database)
+        else:
+            await check_dialog_schema(database)
         async with open_service_session(service_url, service_token, settings.service_timeout_seconds) as session:
             store = DialogStore(
                 database, default_language=settings.default_language, lease_seconds=settings.chat_lease_seconds

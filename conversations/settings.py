@@ -20,6 +20,9 @@ class DialogSettings(BaseSettings):
     service_timeout_seconds: float = Field(default=10.0, gt=0)  # each HTTP call to the service
     max_attempts_per_step: int = Field(default=3, ge=1)  # invalid inputs: asked again twice, then an agent offered
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)  # SQLite: how long to wait for the write lock
+    # Upgrade the dialog tables at start-up (demo, tests, one process); false in production: `rattacher migrate`
+    # is a separate step and a process finding the tables behind refuses to start (docs/deployment.md).
+    auto_migrate: bool = True
     helpdesk_poll_wait_seconds: int = Field(default=20, ge=0, le=25)  # long poll of the helpdesk's deliveries
     helpdesk_retry_seconds: float = Field(default=2.0, gt=0)  # pause after the service failed a long poll
     # PostgreSQL pool: unset, sized from the channel's concurrency (conversations.runtime.pool_size_for), same overflow.

@@ -27,6 +27,11 @@ def client_directory(settings: ServiceSettings) -> ClientDirectory:
             ClientKind.DOWNSTREAM: settings.downstream_token,
         },
         school_clients=_school_client,
+        previous={
+            ClientKind.BOT: settings.service_token_previous,
+            ClientKind.AGENT: settings.agent_token_previous,
+            ClientKind.DOWNSTREAM: settings.downstream_token_previous,
+        },
     )
 
 

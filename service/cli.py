@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from service import school_clients
 from service.context import ServiceContext, context_for, hasher_from_settings
-from service.database import create_engine, upgrade_schema
+from service.database import create_engine, prepare_schema
 from service.domain import utc_now
 from service.fixtures import DEMO_FIXTURE, FixtureError, load_fixture_file
 from service.runner import running_service
@@ -189,7 +189,7 @@ def _school_client_command(use_case: Callable[[ServiceContext], Awaitable[Result
 
 
 async def _on_database(settings: ServiceSettings, use_case: Callable[[ServiceContext], Awaitable[ResultT]]) -> ResultT:
-    await upgrade_schema(settings.database_url)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
     engine = create_engine(settings.database_url, sqlite_busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
     try:
         return await use_case(context_for(engine, settings, hasher_from_settings(settings), utc_now))

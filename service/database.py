@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import pathlib
+from dataclasses import dataclass
 from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection, CursorResult, ExceptionContext, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -138,20 +141,86 @@ def alembic_config() -> Config:
     return config
 
 
-def _upgrade_on(connection: Connection) -> None:
+MIGRATION_LOCK_KEY = 0x5241_5454_5345_5256  # "RATTSERV": one upgrade at a time across processes (PostgreSQL)
+
+
+@dataclass(frozen=True)
+class SchemaUpgrade:
+    """The revision(s) a database was stamped at before an upgrade, and after it (equal: nothing to do)."""
+
+    before: frozenset[str]
+    after: frozenset[str]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+class SchemaNotAtHead(Exception):
+    """A process that does not migrate (RATTACHER_AUTO_MIGRATE=false) found its database behind or ahead."""
+
+
+def head_revisions() -> frozenset[str]:
+    """The head revision(s) of the service's migrations installed with the package."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def stamped_revisions(connection: Connection) -> frozenset[str]:
+    """The revision(s) the database is stamped at (empty: never migrated)."""
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+def _upgrade_on(connection: Connection) -> SchemaUpgrade:
+    before = stamped_revisions(connection)
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+    return SchemaUpgrade(before, stamped_revisions(connection))
 
 
-async def upgrade_schema(database_url: str) -> None:
-    """Bring the database schema to the latest migration (Alembic `upgrade head`)."""
+async def upgrade_schema(database_url: str) -> SchemaUpgrade:
+    """Bring the database schema to the latest migration (Alembic `upgrade head`), one process at a time.
+
+    On PostgreSQL the whole upgrade is one transaction holding an advisory lock: a second process waits, then
+    finds the schema at head and does nothing. SQLite's BEGIN IMMEDIATE serialises writers already.
+    """
     engine = create_engine(database_url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_upgrade_on)
+            if engine.dialect.name == "postgresql":
+                await connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+            return await connection.run_sync(_upgrade_on)
     finally:
         await engine.dispose()
+
+
+async def check_schema(database_url: str) -> None:
+    """Raise SchemaNotAtHead unless the database is stamped at the installed head (changes nothing)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            stamped = await connection.run_sync(stamped_revisions)
+    finally:
+        await engine.dispose()
+    expected = head_revisions()
+    if stamped != expected:
+        raise SchemaNotAtHead(
+            f"the service database is at {describe_revisions(stamped)}, not at the latest migration "
+            f"{describe_revisions(expected)}: run `rattacher migrate` first (RATTACHER_AUTO_MIGRATE is false)"
+        )
+
+
+async def prepare_schema(database_url: str, *, auto_migrate: bool) -> None:
+    """Upgrade the schema (auto_migrate, the default: demo, tests, one-process setups) or only check it."""
+    if auto_migrate:
+        await upgrade_schema(database_url)
+    else:
+        await check_schema(database_url)
+
+
+def describe_revisions(revisions: frozenset[str]) -> str:
+    """ "0006", "0005+0006", or "no revision (empty database)"."""
+    return "+".join(sorted(revisions)) if revisions else "no revision (empty database)"
 
 
 def affected_rows(result: Result[Any]) -> int:

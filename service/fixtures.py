@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import hasher_from_settings
-from service.database import create_engine, create_session_factory, upgrade_schema
+from service.database import create_engine, create_session_factory, prepare_schema
 from service.domain import (
     Clock,
     name_key,
@@ -175,8 +175,8 @@ async def load_fixture_file(
     except OSError as error:
         raise FixtureError([f"(file): cannot read {path}: {error.strerror}"]) from error
     fixture = parse_fixture(raw)
-    await upgrade_schema(database_url)
     settings = settings or ServiceSettings.model_construct()
+    await prepare_schema(database_url, auto_migrate=settings.auto_migrate)
     hasher = hasher or hasher_from_settings(settings)
     hashes = await asyncio.gather(*(_hash_account_secrets(hasher, account) for account in fixture.accounts))
     engine = create_engine(database_url)

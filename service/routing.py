@@ -98,9 +98,14 @@ class ClientDirectory:
     """Which client a bearer token belongs to: a configured token (constant-time), else a school client."""
 
     def __init__(
-        self, tokens: Mapping[ClientKind, SecretStr | None], school_clients: SchoolClientLookup | None = None
+        self,
+        tokens: Mapping[ClientKind, SecretStr | None],
+        school_clients: SchoolClientLookup | None = None,
+        previous: Mapping[ClientKind, SecretStr | None] | None = None,
     ) -> None:
-        self._tokens = [(kind, token.get_secret_value().encode()) for kind, token in tokens.items() if token]
+        """`previous`: tokens still accepted during a rotation (RATTACHER_*_TOKEN_PREVIOUS), same client kinds."""
+        every = [*tokens.items(), *(previous or {}).items()]
+        self._tokens = [(kind, token.get_secret_value().encode()) for kind, token in every if token]
         self._school_clients = school_clients
 
     @property

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from service.app import create_app
-from service.database import upgrade_schema
+from service.database import prepare_schema
 from service.security import CredentialHasher
 from service.settings import ServiceSettings
 
@@ -17,12 +17,14 @@ from service.settings import ServiceSettings
 async def running_service(
     settings: ServiceSettings, *, host: str = "127.0.0.1", port: int = 0, hasher: CredentialHasher | None = None
 ) -> AsyncIterator[str]:
-    """Upgrade the schema, serve the app, yield its base URL ("http://127.0.0.1:PORT"), then stop.
+    """Prepare the schema (upgrade, or only check: RATTACHER_AUTO_MIGRATE), serve, yield the base URL, then stop.
 
     `hasher` defaults to the settings' argon2id parameters; tests and the benchmark inject a cheaper one.
     """
-    await upgrade_schema(settings.database_url)
-    runner = web.AppRunner(create_app(settings, hasher=hasher), access_log=None)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
+    runner = web.AppRunner(
+        create_app(settings, hasher=hasher), access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -45,6 +45,10 @@ class ServiceSettings(BaseSettings):
     school_token: SecretStr | None = Field(default=None, description="removed: refused when set")
     agent_token: SecretStr | None = None
     downstream_token: SecretStr | None = None
+    # Rotation without downtime (docs/deployment.md): the previous token keeps working until it is unset.
+    service_token_previous: SecretStr | None = None
+    agent_token_previous: SecretStr | None = None
+    downstream_token_previous: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8080
 
@@ -67,11 +71,18 @@ class ServiceSettings(BaseSettings):
 
     max_body_bytes: int = Field(default=MINIMUM_BODY_BYTES, ge=MINIMUM_BODY_BYTES)
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Upgrade the schema at start-up (demo, tests, one process); false in production: `rattacher migrate` is a
+    # separate step and a process finding the schema behind refuses to start (docs/deployment.md).
+    auto_migrate: bool = True
+    shutdown_timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="SIGTERM: requests in flight")
 
     relay_webhook_url: str | None = Field(
         default=None, description="one webhook subscriber (HTTPS; plain http only to a loopback host)"
     )
     relay_webhook_secret: SecretStr | None = Field(default=None, description="its Standard Webhooks secret, whsec_…")
+    relay_webhook_previous_secret: SecretStr | None = Field(
+        default=None, description="rotation: events are signed with both secrets until it is unset"
+    )
     relay_amqp_url: SecretStr | None = Field(default=None, description="RabbitMQ: amqp://user:password@host:port/vhost")
     relay_amqp_exchange: str = "rattacher.events"
     relay_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable
@@ -143,4 +144,21 @@ async def serve_polling(
                 await stop.wait()
         finally:
             await application.updater.stop()
-            await application.stop()
+            await stop_within(application, settings.drain_timeout_seconds)
+
+
+async def stop_within(application: BotApplication, seconds: float) -> None:
+    """Finish the updates already fetched (acknowledged to Telegram) for at most `seconds`, then give up on them."""
+    logger.info("Stopping: no new update fetched, those in flight finish (at most %ss)", seconds)
+    stopping = asyncio.ensure_future(application.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=seconds)
+    if not done:
+        logger.warning("Updates still running after %ss are abandoned: their parents will have to write again", seconds)
+        stopping.cancel()
+        for task in asyncio.all_tasks():
+            if task.get_name().endswith(":process_concurrent_update"):  # python-telegram-bot's name for them
+                task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+    else:
+        stopping.result()

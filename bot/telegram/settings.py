@@ -25,6 +25,7 @@ class TelegramSettings(BaseSettings):
 
     webhook_url: str | None = None  # public HTTPS URL Telegram posts to; unset: long polling
     webhook_secret_token: SecretStr | None = None  # required with webhook_url
+    webhook_also_accepted_secret_token: SecretStr | None = None  # rotation (docs/deployment.md): accepted, not set
     webhook_listen_host: str = "127.0.0.1"
     webhook_listen_port: int = Field(default=8443, ge=0, le=65535)
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
@@ -42,6 +43,8 @@ class TelegramSettings(BaseSettings):
     rate_limit_group_messages_per_minute: int = Field(default=20, ge=1, le=1000)
     rate_limit_margin_seconds: float = Field(default=0.1, ge=0, le=5)  # the shared window lasts 1 s + this
     rate_limit_shared: bool = True  # PostgreSQL only; SQLite (one process) keeps the in-process limiter
+    # SIGTERM/SIGINT: stop taking updates, finish those in flight for at most this long, then exit (docs/deployment.md)
+    drain_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
 
     @field_validator("telegram_token")
     @classmethod
@@ -59,7 +62,7 @@ class TelegramSettings(BaseSettings):
             raise ValueError("must be an absolute https:// URL")
         return url
 
-    @field_validator("webhook_secret_token")
+    @field_validator("webhook_secret_token", "webhook_also_accepted_secret_token")
     @classmethod
     def _secret_token_format(cls, secret: SecretStr | None) -> SecretStr | None:
         if secret is not None and not SECRET_TOKEN_FORMAT.fullmatch(secret.get_secret_value()):

@@ -31,7 +31,7 @@ MAX_UPDATE_BYTES = 1024 * 1024
 
 APPLICATION = web.AppKey[BotApplication]("telegram_application")
 CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
-SECRET_TOKEN = web.AppKey("webhook_secret_token", bytes)
+SECRET_TOKENS = web.AppKey("webhook_secret_tokens", tuple)
 
 
 def create_webhook_app(
@@ -42,7 +42,8 @@ def create_webhook_app(
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[APPLICATION] = application
     app[CHANNEL] = channel
-    app[SECRET_TOKEN] = settings.webhook_secret_token.get_secret_value().encode()
+    accepted = (settings.webhook_secret_token, settings.webhook_also_accepted_secret_token)
+    app[SECRET_TOKENS] = tuple(secret.get_secret_value().encode() for secret in accepted if secret is not None)
     app.router.add_post(settings.webhook_path, receive_update)
     app.router.add_get("/healthz", healthz)
     install_readiness(app, settings.service_url)
@@ -56,7 +57,7 @@ async def healthz(_: web.Request) -> web.Response:
 async def receive_update(request: web.Request) -> web.Response:
     """Check the secret token, process the update, then acknowledge it."""
     given = request.headers.get(SECRET_TOKEN_HEADER, "").encode()
-    if not hmac.compare_digest(given, request.app[SECRET_TOKEN]):
+    if not any([hmac.compare_digest(given, accepted) for accepted in request.app[SECRET_TOKENS]]):
         return web.json_response({"error": "forbidden"}, status=403)
     application = request.app[APPLICATION]
     try:
@@ -81,7 +82,12 @@ async def serving_webhook(
     """Listen locally, register the public URL with setWebhook, poll the helpdesk's deliveries; yields the runner."""
     assert settings.webhook_url is not None and settings.webhook_secret_token is not None
     async with application:
-        runner = web.AppRunner(create_webhook_app(application, channel, settings))
+        # runner.cleanup() is the drain: the port closes (the balancer sends new updates to the other processes), idle
+        # keep-alive connections close, requests in flight get drain_timeout_seconds to finish; those still running
+        # then are cancelled unanswered, and Telegram delivers them again (webhook.py's docstring: no double step).
+        runner = web.AppRunner(
+            create_webhook_app(application, channel, settings), shutdown_timeout=settings.drain_timeout_seconds
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port)
@@ -98,7 +104,11 @@ async def serving_webhook(
             async with running_poller(poller):
                 yield runner
         finally:
+            logger.info(
+                "Stopping: no new update taken, those in flight finish (at most %ss)", settings.drain_timeout_seconds
+            )
             await runner.cleanup()
+            logger.info("Webhook server stopped")
 
 
 async def serve_webhook(

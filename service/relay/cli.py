@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from service.cli import SETTINGS_ERROR_EXIT, settings_from_environment
-from service.database import upgrade_schema
+from service.database import prepare_schema
 from service.relay import outbox
 from service.relay.events import EVENT_TYPES
 from service.relay.runner import (
@@ -89,7 +89,7 @@ async def _relay_until_signalled(settings: ServiceSettings) -> None:
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    await upgrade_schema(settings.database_url)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
     async with running_relay(settings) as relay:
         print(f"Rattacher relay {relay.owner} running (Ctrl-C to stop)", flush=True)
         await stop.wait()
@@ -126,7 +126,7 @@ def run_subscribers_add(arguments: argparse.Namespace) -> int:
 
 
 async def _add(settings: ServiceSettings, arguments: argparse.Namespace, secret: str) -> bool:
-    await upgrade_schema(settings.database_url)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
     async with relay_context(settings) as context, context.transaction() as session:
         names = {subscriber.name for subscriber in await outbox.list_subscribers(session)}
         if arguments.name in names:
@@ -153,7 +153,7 @@ def run_subscribers_list(_arguments: argparse.Namespace) -> int:
 
 
 async def _list(settings: ServiceSettings) -> list[str]:
-    await upgrade_schema(settings.database_url)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
     async with relay_context(settings) as context, context.reading() as session:
         subscribers = await outbox.list_subscribers(session)
     if not subscribers:
@@ -176,7 +176,7 @@ def run_subscribers_remove(arguments: argparse.Namespace) -> int:
 
 
 async def _remove(settings: ServiceSettings, name: str) -> bool:
-    await upgrade_schema(settings.database_url)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
     async with relay_context(settings) as context, context.transaction() as session:
         return await outbox.remove_subscriber(session, name)
 
@@ -197,7 +197,7 @@ def run_dead_letters_list(arguments: argparse.Namespace) -> int:
 
 
 async def _dead_letters(settings: ServiceSettings, subscriber: str | None) -> list[outbox.DeadLetter]:
-    await upgrade_schema(settings.database_url)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
     async with relay_context(settings) as context, context.reading() as session:
         return await outbox.dead_letters(session, subscriber)
 
@@ -215,6 +215,6 @@ def run_dead_letters_replay(arguments: argparse.Namespace) -> int:
 
 
 async def _replay(settings: ServiceSettings, subscriber: str | None, event_id: str | None) -> int:
-    await upgrade_schema(settings.database_url)
+    await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
     async with relay_context(settings) as context, context.transaction() as session:
         return await outbox.replay(session, context.clock(), subscriber=subscriber, event_id=event_id)

@@ -66,6 +66,9 @@ def settings_subscribers(settings: ServiceSettings) -> list[SubscriberSpec]:
         if settings.relay_webhook_secret is None:
             raise ValueError("RATTACHER_RELAY_WEBHOOK_SECRET is required with RATTACHER_RELAY_WEBHOOK_URL")
         _named("RATTACHER_RELAY_WEBHOOK_SECRET", check_webhook_secret, settings.relay_webhook_secret.get_secret_value())
+        if settings.relay_webhook_previous_secret is not None:
+            previous = settings.relay_webhook_previous_secret.get_secret_value()
+            _named("RATTACHER_RELAY_WEBHOOK_PREVIOUS_SECRET", check_webhook_secret, previous)
         specs.append(
             SubscriberSpec(SETTINGS_WEBHOOK, SubscriberKind.WEBHOOK, settings.relay_webhook_url, ManagedBy.SETTINGS)
         )
@@ -247,12 +250,16 @@ class Relay:
                 subscriber.url or settings.relay_amqp_exchange,
                 settings.relay_timeout_seconds,
             )
-        secret = subscriber.secret
+        secret, previous = subscriber.secret, None
         if subscriber.managed_by == ManagedBy.SETTINGS and settings.relay_webhook_secret is not None:
             secret = settings.relay_webhook_secret.get_secret_value()
+            if settings.relay_webhook_previous_secret is not None:
+                previous = settings.relay_webhook_previous_secret.get_secret_value()
         if not subscriber.url or not secret:
             return None
-        return WebhookSender(subscriber.url, secret, self.http, settings.relay_timeout_seconds)
+        return WebhookSender(
+            subscriber.url, secret, self.http, settings.relay_timeout_seconds, previous_secret=previous
+        )
 
     async def _purge_now_and_then(self) -> None:
         if time.monotonic() - self.last_purge < PURGE_INTERVAL_SECONDS:

@@ -53,9 +53,18 @@ def check_webhook_secret(secret: str) -> str:
 class WebhookSender:
     """POSTs each event's body, signed, to one URL; the answer decides delivered, retry or dead-letter."""
 
-    def __init__(self, url: str, secret: str, http: aiohttp.ClientSession, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        http: aiohttp.ClientSession,
+        timeout_seconds: float,
+        *,
+        previous_secret: str | None = None,
+    ) -> None:
+        """`previous_secret`: during a rotation each event carries both signatures (Standard Webhooks allows it)."""
         self.url = check_webhook_url(url)
-        self.signer = Webhook(check_webhook_secret(secret))
+        self.signers = [Webhook(check_webhook_secret(s)) for s in (secret, previous_secret) if s is not None]
         self.http = http
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
@@ -65,7 +74,7 @@ class WebhookSender:
             "content-type": "application/json",
             "webhook-id": claimed.event_id,
             "webhook-timestamp": str(int(signed_at.timestamp())),
-            "webhook-signature": self.signer.sign(claimed.event_id, signed_at, body),
+            "webhook-signature": " ".join(signer.sign(claimed.event_id, signed_at, body) for signer in self.signers),
         }
 
     async def deliver(self, claimed: Claimed) -> Outcome:

@@ -81,3 +81,19 @@ async def test_a_parent_who_blocked_the_bot_is_not_a_redelivery_loop(
 
     assert fake_bot_api.webhook_deliveries[0][1] == 200
     assert len(engine.received) == 1 and chat.bot_messages == []
+
+
+async def test_the_webhook_accepts_the_other_secret_token_during_a_rotation(fake_bot_api: FakeBotApi) -> None:
+    settings = webhook_settings(fake_bot_api, webhook_also_accepted_secret_token="the-next-secret")
+    fake_bot_api.private_chat(53)
+    engine = ScriptedEngine()
+    update = {
+        "update_id": 7,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 53, "type": "private"}, "text": "bonjour"},
+    }
+    async with webhook_bot(settings, engine), aiohttp.ClientSession() as http:
+        for secret, status in ((WEBHOOK_SECRET, 200), ("the-next-secret", 200), ("neither", 403)):
+            async with http.post(str(settings.webhook_url), json=update, headers={SECRET_TOKEN_HEADER: secret}) as got:
+                assert got.status == status, secret
+    [registration] = fake_bot_api.calls_of("setWebhook")
+    assert registration.parameters["secret_token"] == WEBHOOK_SECRET, "only the current one is registered"
