@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conversations.i18n import normalise_language, plural_translator, translator
-from tests.telegram.fake_bot_api import Chat, FakeBotApi, Message
+from bench.fake_bot_api import Chat, FakeBotApi, Message
 
 
 @dataclass

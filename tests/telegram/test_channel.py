@@ -11,7 +11,7 @@ from conversations.commands import command_menu
 from conversations.engine import Button, Inbound, Outcome, Reply
 from conversations.i18n import translator
 from tests.telegram.conftest import bot_settings, polling_bot
-from tests.telegram.fake_bot_api import Chat, FakeBotApi
+from bench.fake_bot_api import Chat, FakeBotApi
 from tests.telegram.scripted_engine import ScriptedEngine
 
 TOGGLE = "Je ne suis pas le représentant légal de cet élève"

@@ -10,7 +10,7 @@ from tests.telegram.conftest import (
     webhook_bot,
     webhook_settings,
 )
-from tests.telegram.fake_bot_api import FakeBotApi
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.telegram import merge_flow
 from tests.telegram.conftest import DemoService, agent_escalations, demo_bot_polling
-from tests.telegram.fake_bot_api import FakeBotApi
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 

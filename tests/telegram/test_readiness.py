@@ -15,7 +15,7 @@ from service.app import create_app
 from service.security import CredentialHasher
 from tests.service.test_readiness import migrate_to
 from tests.telegram.conftest import DemoService, free_port, service_settings, webhook_bot, webhook_settings
-from tests.telegram.fake_bot_api import FakeBotApi
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram.scripted_engine import ScriptedEngine
 
 ALL_OK = {"dialog_database": "ok", "dialog_migrations": "ok", "service": "ok"}

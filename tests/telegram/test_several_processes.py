@@ -17,7 +17,7 @@ from aiohttp import web
 
 from tests.telegram import merge_flow
 from tests.telegram.conftest import BOT_TOKEN, WEBHOOK_SECRET, DemoService, free_port
-from tests.telegram.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
+from bench.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 
