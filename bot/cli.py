@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bench import run as bench_run
 from bot import purge, telegram, terminal
 from conversations.i18n import CatalogMissing
 from service import cli as service_cli
@@ -18,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rattacher: gather a parent's children under one school-portal account.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (service_cli, relay_cli, terminal, telegram, purge):
+    for module in (service_cli, relay_cli, terminal, telegram, purge, bench_run):
         module.register(commands)
     return parser
 
