@@ -3,8 +3,9 @@
 It serves `/bot<token>/<method>` the way Telegram does. Given a schema (the tests pass the vendored
 one, tests/telegram/bot_api_schema.py), it validates every call and records each violation so that a
 test fails on any invalid call; without one (the benchmark) it only decodes the parameters. It
-keeps what a test needs to look at: chats and their messages (sent, edited, deleted), answered callback queries, registered commands per language and the webhook settings. Updates
-the simulated parents produce are queued for getUpdates (long polling) or POSTed to the webhook
+keeps what a test needs to look at: chats and their messages (sent, edited, deleted), answered
+callback queries, registered commands per language and the webhook settings. Updates the simulated
+parents produce are queued for getUpdates (long polling) or POSTed to the webhook
 with its secret token, one chat at a time and in order, retried until the bot answers 2xx.
 """
 
@@ -112,7 +113,7 @@ class Message:
         """The callback_data of the button whose label contains `label`."""
         for button in self.buttons:
             if label in button["text"]:
-                return button["callback_data"]
+                return str(button["callback_data"])
         raise LookupError(f"no button {label!r} in {[b['text'] for b in self.buttons]}")
 
     def as_json(self, bot_user: JsonDict) -> JsonDict:
@@ -154,7 +155,7 @@ class Chat:
     user_id: int
     language_code: str | None
     messages: dict[int, Message] = field(default_factory=dict)
-    _next_message_id: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _next_message_id: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def as_json(self) -> JsonDict:
         if self.type == "private":
@@ -413,7 +414,7 @@ class FakeBotApi:
                 assert request.transport is not None
                 request.transport.abort()
                 return web.Response(status=502)
-            if failure is not None:
+            if failure is not None and failure.error is not None:
                 raise failure.error
             handler = self._methods().get(method)
             if handler is None:
@@ -434,7 +435,12 @@ class FakeBotApi:
         if request.can_read_body:
             form = await request.post()
             for name, value in form.items():
-                raw[name] = value if isinstance(value, str) else value.file.read().decode()
+                if isinstance(value, str):
+                    raw[name] = value
+                elif isinstance(value, bytes | bytearray):
+                    raw[name] = bytes(value).decode()
+                else:
+                    raw[name] = value.file.read().decode()
         return self.schema.decode_form_parameters(method, raw)
 
     def _take_failure(self, method: str) -> InjectedFailure | None:
@@ -561,7 +567,10 @@ class FakeBotApi:
         return chat
 
     def _bot_message(self, parameters: Mapping[str, Any]) -> Message:
-        message = self._chat(parameters.get("chat_id")).messages.get(parameters.get("message_id"))
+        message_id = parameters.get("message_id")
+        message = (
+            self._chat(parameters.get("chat_id")).messages.get(message_id) if isinstance(message_id, int) else None
+        )
         if message is None or message.deleted or not message.from_bot:
             raise BotApiError(400, "Bad Request: message to edit not found")
         return message
@@ -569,5 +578,5 @@ class FakeBotApi:
 
 def _chat_id_of(update: Mapping[str, Any]) -> int:
     if "callback_query" in update:
-        return update["callback_query"]["message"]["chat"]["id"]
-    return update["message"]["chat"]["id"]
+        return int(update["callback_query"]["message"]["chat"]["id"])
+    return int(update["message"]["chat"]["id"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,10 +106,11 @@ class BenchBotApi(FakeBotApi):
         finally:
             self._replied(parameters)
 
-    def budget_calls(self, since: int) -> tuple[int, int]:
-        """Calls after index `since`: all of them, and those counted against the per-bot budget."""
+    def budget_calls(self, since: int) -> tuple[int, int, Counter[str]]:
+        """Calls after index `since`: how many, how many count against the per-bot budget, how many per method."""
         calls = self.calls[since:]
-        return len(calls), sum(1 for call in calls if call.method in BUDGET_METHODS)
+        by_method = Counter(call.method for call in calls)
+        return len(calls), sum(1 for call in calls if call.method in BUDGET_METHODS), by_method
 
 
 @dataclass
@@ -168,9 +170,9 @@ class Parent:
             if not changed or message.deleted:
                 continue
             labels = [button["text"] for button in message.buttons]
-            if step.expect in message.text or any(step.expect in label for label in labels):
-                if not step.then_button or any(step.then_button in label for label in labels):
-                    return message
+            expected = step.expect in message.text or any(step.expect in label for label in labels)
+            if expected and (not step.then_button or any(step.then_button in label for label in labels)):
+                return message
         return None
 
     def message_with_button(self, label: str) -> Message:

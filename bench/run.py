@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class PhaseResult:
     elapsed: float
     calls: int
     budget_calls: int
+    by_method: Counter[str]
     cpu: dict[str, float]
     delays: dict[str, list[float]]
     errors: list[str] = field(default_factory=list)
@@ -88,7 +90,7 @@ async def run_parents(
     )
     ended = max((result.finished_at for result in results), default=time.perf_counter())
     await asyncio.sleep(0.3)  # trailing calls (answerCallbackQuery after the last edit) land in this phase
-    calls, budget = fake.budget_calls(calls_before)
+    calls, budget, by_method = fake.budget_calls(calls_before)
     cpu = {process.name: process.cpu_seconds() - cpu_before[process.name] for process in processes}
     delays: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for result in results:
@@ -101,6 +103,7 @@ async def run_parents(
         elapsed=ended - began,
         calls=calls,
         budget_calls=budget,
+        by_method=by_method,
         cpu=cpu,
         delays=delays,
         errors=[result.error for result in results if result.error][:3],
@@ -385,6 +388,7 @@ async def backend_run(
         accounts = work / "toy-accounts.json"
         accounts.write_text(json.dumps(family_data.toy_accounts(everyone, hashes)), encoding="utf-8")
         figures: dict[str, Any] = {"budget_rate": {}}
+        figures["ceiling"] = await asyncio.to_thread(family_data.hash_ceiling, settings)
         if plan.direct:
             async with (
                 BenchBotApiStarted() as fake,
@@ -432,21 +436,27 @@ def phase_rows(phase: PhaseResult) -> dict[str, str]:
         "Bot API calls/merge, budget": f"{phase.budget_calls * per_merge:.1f}",
         "CPU ms/merge": cpu_text,
     }
+    for method, count in sorted(phase.by_method.items()):
+        rows[f"  {method}/merge"] = f"{count * per_merge:.1f}"
     for kind in KINDS:
         rows[f"first reply p50/p95/p99 ms, {kind}"] = percentiles(phase.delays[kind])
     return rows
 
 
-def print_report(arguments: argparse.Namespace, ceiling: float, results: dict[str, dict[str, Any]]) -> None:
+def print_report(arguments: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
     """The tables: per backend and phase, Rattacher and the toy bot side by side."""
     settings = ServiceSettings(_env_file=None)  # type: ignore[call-arg]
     parameters = (
         f"m={settings.argon2_memory_cost_kib} KiB, t={settings.argon2_time_cost}, p={settings.argon2_parallelism}"
     )
     print(f"\nmachine: {os.cpu_count()} cores; argon2id at the service's parameters ({parameters})")
-    print(f"hash-bound ceiling: {ceiling:.1f} verifications/s = {ceiling / 2:.1f} whole merges/s (2 per merge)")
     print("budget-counted Bot API calls: those carrying a chat_id (" + ", ".join(sorted(BUDGET_METHODS)) + ")")
     for backend, figures in results.items():
+        ceiling = figures["ceiling"]
+        print(
+            f"[{backend}] hash-bound ceiling: {ceiling:.1f} argon2id verifications/s on {os.cpu_count()} threads "
+            f"= {ceiling / 2:.1f} whole merges/s (2 verifications per merge), measured just before"
+        )
         if "direct" in figures:
             rate, cpu = figures["direct"]
             print(
@@ -457,16 +467,14 @@ def print_report(arguments: argparse.Namespace, ceiling: float, results: dict[st
             for bot in arguments.bots:
                 run: BotRun = figures[bot]
                 after_10, after_all = run.rss_peak_kib / 1024, run.rss_final_kib / 1024
+                growth = after_all / after_10 - 1
                 print(
                     f"[{backend}] {bot}: RSS after 10 merges {after_10:.0f} MiB; after {arguments.memory_dialogs} "
-                    f"dialogs and {arguments.memory_merges} merges {after_all:.0f} MiB ({after_all / after_10 - 1:+.1%})"
+                    f"dialogs and {arguments.memory_merges} merges {after_all:.0f} MiB ({growth:+.1%})"
                 )
             continue
         for phase in ("burst", "open-loop"):
             runs = {bot: figures[bot] for bot in arguments.bots}
-            first = next(iter(runs.values())).phases[phase]
-            title = f"{len(arguments.bots and first.delays['text']) and ''}"
-            del title
             label = f"{arguments.parents} parents at once" if phase == "burst" else open_loop_label(arguments, figures)
             print(f"\n[{backend}] {phase}: {label}")
             table = {bot: phase_rows(run.phases[phase]) for bot, run in runs.items()}
@@ -508,7 +516,6 @@ async def bench(arguments: argparse.Namespace) -> None:
     everyone += plan.memory_merges
     print(f"hashing {2 * len(everyone)} secrets with argon2id …", file=sys.stderr, flush=True)
     hashes = await asyncio.to_thread(family_data.hash_all, settings, family_data.secrets_of(everyone))
-    ceiling = await asyncio.to_thread(family_data.hash_ceiling, settings)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="rattacher-bench-") as temporary:
         directory = Path(arguments.keep) if arguments.keep else Path(temporary)
@@ -516,7 +523,7 @@ async def bench(arguments: argparse.Namespace) -> None:
         for backend in arguments.backends:
             print(f"running on {backend} …", file=sys.stderr, flush=True)
             results[backend] = await backend_run(backend, arguments, plan, hashes, directory)
-    print_report(arguments, ceiling, results)
+    print_report(arguments, results)
 
 
 def backends(arguments: argparse.Namespace) -> list[str]:
