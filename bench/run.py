@@ -256,7 +256,6 @@ async def with_profile(processes: list[Measured], directory: Path, run: Awaitabl
                 str(output),
                 "--rate",
                 "200",
-                "--nonblocking",
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=(directory / f"py-spy-{process.name}.log").open("wb"),
             )
