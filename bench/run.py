@@ -498,7 +498,11 @@ def open_loop_label(arguments: argparse.Namespace, figures: dict[str, Any]) -> s
 
 def print_table(table: dict[str, dict[str, str]]) -> None:
     bots = list(table)
-    metrics = list(next(iter(table.values())))
+    every = list(dict.fromkeys(metric for rows in table.values() for metric in rows))
+    methods = sorted(metric for metric in every if metric.startswith("  "))
+    others = [metric for metric in every if not metric.startswith("  ")]
+    cut = others.index("Bot API calls/merge, budget") + 1 if "Bot API calls/merge, budget" in others else 0
+    metrics = others[:cut] + methods + others[cut:]
     width = max(len(metric) for metric in metrics) + 2
     columns = [max(len(bot), *(len(table[bot].get(metric, "")) for metric in metrics)) + 2 for bot in bots]
     print("".ljust(width) + "".join(bot.ljust(column) for bot, column in zip(bots, columns, strict=True)))
