@@ -71,6 +71,7 @@ class BotRun:
     phases: dict[str, PhaseResult] = field(default_factory=dict)
     rss_peak_kib: int = 0
     rss_final_kib: int = 0
+    rss_detail: str = ""  # per process, memory check
 
 
 async def run_parents(
@@ -322,6 +323,7 @@ async def memory_check(
     """RSS after 10 merges, then after `--memory-dialogs` stored dialogs and `--memory-merges` merges."""
     await run_parents(fake, processes, [(0.0, family) for family in plan.memory_warm_up], 3_000_000)
     outcome.rss_peak_kib = memory_sum(processes)[0]  # reused: RSS after 10
+    after_10 = {process.name: process.memory_kib()[0] for process in processes}
     wave = arguments.concurrency
     for first in range(0, arguments.memory_dialogs, wave):
         chats = range(4_000_000 + first, 4_000_000 + min(first + wave, arguments.memory_dialogs))
@@ -330,6 +332,10 @@ async def memory_check(
         batch = plan.memory_merges[first : first + wave]
         await run_parents(fake, processes, [(0.0, family) for family in batch], 5_000_000 + first)
     outcome.rss_final_kib = memory_sum(processes)[0]
+    outcome.rss_detail = ", ".join(
+        f"{process.name} {after_10[process.name] / 1024:.0f} → {process.memory_kib()[0] / 1024:.0f} MiB"
+        for process in processes
+    )
 
 
 async def start_only(fake: BenchBotApi, user: int) -> None:
@@ -469,7 +475,8 @@ def print_report(arguments: argparse.Namespace, results: dict[str, dict[str, Any
                 growth = after_all / after_10 - 1
                 print(
                     f"[{backend}] {bot}: RSS after 10 merges {after_10:.0f} MiB; after {arguments.memory_dialogs} "
-                    f"dialogs and {arguments.memory_merges} merges {after_all:.0f} MiB ({growth:+.1%})"
+                    f"dialogs and {arguments.memory_merges} merges {after_all:.0f} MiB "
+                    f"({growth:+.1%}; {run.rss_detail})"
                 )
             continue
         for phase in ("burst", "open-loop"):

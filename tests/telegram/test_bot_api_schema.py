@@ -7,9 +7,9 @@ import json
 import aiohttp
 import pytest
 
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram.bot_api_schema import bot_api_schema
 from tests.telegram.conftest import BOT_TOKEN
-from bench.fake_bot_api import FakeBotApi
 
 KEYBOARD = {"inline_keyboard": [[{"text": "Continuer", "callback_data": "c:1"}]]}
 
