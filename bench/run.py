@@ -43,6 +43,7 @@ WEBHOOK_SECRET = "bench-webhook-secret"
 TELEGRAM_BUDGET_PER_SECOND = 30.0
 KINDS = ("text", "button", "password")
 BOTS = ("rattacher", "toy")
+PY_SPY = Path(sys.executable).parent / "py-spy"
 
 
 @dataclass
@@ -121,9 +122,7 @@ def poisson_offsets(rate: float, duration: float, rng: random.Random) -> list[fl
 
 
 @asynccontextmanager
-async def rattacher_processes(
-    fake: BenchBotApi, database_url: str, directory: Path, profile: bool
-) -> AsyncIterator[list[Measured]]:
+async def rattacher_processes(fake: BenchBotApi, database_url: str, directory: Path) -> AsyncIterator[list[Measured]]:
     """The account service and `rattacher bot` (webhook mode) as subprocesses, ready."""
     service_port, bot_port = free_port(), free_port()
     service_env = environment(database_url=database_url, service_token=SERVICE_TOKEN, port=str(service_port))
@@ -150,9 +149,7 @@ async def rattacher_processes(
 
 
 @asynccontextmanager
-async def toy_processes(
-    fake: BenchBotApi, accounts: Path, directory: Path, profile: bool
-) -> AsyncIterator[list[Measured]]:
+async def toy_processes(fake: BenchBotApi, accounts: Path, directory: Path) -> AsyncIterator[list[Measured]]:
     """The in-memory toy bot as a subprocess, ready."""
     arguments = ["-m", "bench.toy_bot", str(accounts), "--token", BOT_TOKEN, "--base-url", fake.base_url]
     env = {**environment(), "BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET}
@@ -247,7 +244,7 @@ async def with_profile(processes: list[Measured], directory: Path, run: Awaitabl
         output = directory / f"profile-{process.name}.txt"
         recorders.append(
             await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"),
+                str(PY_SPY),
                 "record",
                 "--pid",
                 str(process.pid),
@@ -285,9 +282,9 @@ async def bot_run(
     outcome = BotRun()
     try:
         starting = (
-            rattacher_processes(fake, database_url, directory, arguments.profile)
+            rattacher_processes(fake, database_url, directory)
             if bot == "rattacher"
-            else toy_processes(fake, accounts, directory, arguments.profile)
+            else toy_processes(fake, accounts, directory)
         )
         async with starting as processes:
             if arguments.memory_check:
@@ -397,7 +394,7 @@ async def backend_run(
         if plan.direct:
             async with (
                 BenchBotApiStarted() as fake,
-                rattacher_processes(fake, database_url, work, profile=False) as processes,
+                rattacher_processes(fake, database_url, work) as processes,
             ):
                 service = processes[1]
                 figures["direct"] = await service_alone(service.url, plan.direct, arguments.concurrency, service)
@@ -578,6 +575,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(arguments: argparse.Namespace) -> int:
     arguments.bots = [bot for bot in arguments.bots.split(",") if bot in BOTS]
     arguments.backends = backends(arguments)
+    if arguments.profile and not PY_SPY.exists():
+        print(f"rattacher bench: --profile needs py-spy ({PY_SPY}): pip install '.[profile]'", file=sys.stderr)
+        return 2
     if "postgresql" in arguments.backends and not arguments.postgres:
         print("rattacher bench: --postgres URL (or RATTACHER_TEST_POSTGRES_URL) is needed", file=sys.stderr)
         return 2
