@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bench import run as bench_run
 from bot import migrate, purge, telegram, terminal
 from bot.console import cli as console_cli
 from conversations.i18n import CatalogMissing
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rattacher: gather a parent's children under one school-portal account.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (service_cli, relay_cli, terminal, telegram, purge, migrate, console_cli):
+    for module in (service_cli, relay_cli, terminal, telegram, purge, migrate, console_cli, bench_run):
         module.register(commands)
     return parser
 

@@ -25,12 +25,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bench.fake_bot_api import FakeBotApi
 from bot.cli import build_parser
 from bot.telegram.settings import TelegramSettings
 from tests.relay.conftest import eventually, receiving
 from tests.telegram import merge_flow
+from tests.telegram.bot_api_schema import bot_api_schema
 from tests.telegram.conftest import AGENT_TOKEN, BOT_TOKEN, DEMO_FIXTURE, SERVICE_TOKEN, WEBHOOK_SECRET, free_port
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 from tests.telegram.test_several_processes import WEBHOOK_PATH, RoundRobinBalancer
@@ -189,7 +190,7 @@ async def wait_until_ready(url: str, timeout: float = 30) -> None:
 @pytest.fixture
 async def fake_bot_api() -> AsyncIterator[FakeBotApi]:
     """The fake Bot API (as tests/telegram/conftest.py's): any invalid call or unanswered button fails the test."""
-    server = FakeBotApi(BOT_TOKEN)
+    server = FakeBotApi(BOT_TOKEN, bot_api_schema())
     await server.start()
     yield server
     await server.stop()

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bench.fake_bot_api import FakeBotApi
 from bot.console.settings import ConsoleSettings
 from tests.console.conftest import (
     BOT_TOKEN,
@@ -32,7 +33,6 @@ from tests.telegram.conftest import (
     webhook_bot,
     webhook_settings,
 )
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 from tests.telegram.test_helpdesk_on_telegram import AGENT_LINE, BACK_TO_MERGE, CLAIMED, ESCALATED

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from bench.fake_bot_api import FakeBotApi
 from bot.telegram.application import BotApplication, build_application, helpdesk_poller, serve_polling
 from bot.telegram.channel import Dialog, TelegramChannel
 from bot.telegram.settings import TelegramSettings
@@ -26,7 +27,7 @@ from service.fixtures import load_fixture_file
 from service.runner import running_service
 from service.security import CredentialHasher
 from service.settings import ServiceSettings
-from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.bot_api_schema import bot_api_schema
 
 BOT_TOKEN = "123456789:AAHfakeTokenForTestsOnly_0123456789"
 WEBHOOK_SECRET = "test-webhook-secret_42"
@@ -36,7 +37,7 @@ WEBHOOK_SECRET = "test-webhook-secret_42"
 async def fake_bot_api() -> AsyncIterator[FakeBotApi]:
     """A started fake Bot API; the test fails if the bot made any call the schema rejects
     or left a button press unanswered."""
-    server = FakeBotApi(BOT_TOKEN)
+    server = FakeBotApi(BOT_TOKEN, bot_api_schema())
     await server.start()
     yield server
     await server.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.telegram.fake_bot_api import Message
+from bench.fake_bot_api import Message
 from tests.telegram.telegram_parent import TelegramParent
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.fake_bot_api import Chat, FakeBotApi, Message
 from conversations.i18n import normalise_language, plural_translator, translator
-from tests.telegram.fake_bot_api import Chat, FakeBotApi, Message
 
 
 @dataclass

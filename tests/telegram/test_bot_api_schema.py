@@ -7,9 +7,9 @@ import json
 import aiohttp
 import pytest
 
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram.bot_api_schema import bot_api_schema
 from tests.telegram.conftest import BOT_TOKEN
-from tests.telegram.fake_bot_api import FakeBotApi
 
 KEYBOARD = {"inline_keyboard": [[{"text": "Continuer", "callback_data": "c:1"}]]}
 
@@ -68,7 +68,7 @@ def test_form_values_are_decoded_by_their_declared_type() -> None:
 
 
 async def test_the_fake_server_refuses_and_records_an_invalid_call() -> None:
-    server = FakeBotApi(BOT_TOKEN)
+    server = FakeBotApi(BOT_TOKEN, bot_api_schema())
     await server.start()
     try:
         server.private_chat(42)

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
+from bench.fake_bot_api import Chat, FakeBotApi
 from bot.telegram.channel import PRIVATE_CHAT_POINTER, SECRET_DELETED, split_text
 from conversations.commands import command_menu
 from conversations.engine import Button, Inbound, Outcome, Reply
 from conversations.i18n import translator
 from tests.telegram.conftest import bot_settings, polling_bot
-from tests.telegram.fake_bot_api import Chat, FakeBotApi
 from tests.telegram.scripted_engine import ScriptedEngine
 
 TOGGLE = "Je ne suis pas le représentant légal de cet élève"

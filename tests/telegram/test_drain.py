@@ -20,9 +20,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bench.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
 from tests.telegram import merge_flow
+from tests.telegram.bot_api_schema import bot_api_schema
 from tests.telegram.conftest import BOT_TOKEN, WEBHOOK_SECRET, DemoService, free_port
-from tests.telegram.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
 from tests.telegram.merge_flow import CAMILLE, LOGGED_IN
 from tests.telegram.telegram_parent import TelegramParent
 from tests.telegram.test_several_processes import bot_environment
@@ -72,7 +73,7 @@ class SlowService:
 @pytest.fixture
 async def patient_bot_api() -> AsyncIterator[FakeBotApi]:
     """A fake Bot API that keeps redelivering an unacknowledged update for 30 s (a restart takes a few)."""
-    server = FakeBotApi(BOT_TOKEN, webhook_retry_delay=0.1, webhook_max_attempts=300)
+    server = FakeBotApi(BOT_TOKEN, bot_api_schema(), webhook_retry_delay=0.1, webhook_max_attempts=300)
     await server.start()
     yield server
     await server.stop()

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram import merge_flow
 from tests.telegram.conftest import (
     AGENT_TOKEN,
@@ -26,7 +27,6 @@ from tests.telegram.conftest import (
     webhook_bot,
     webhook_settings,
 )
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram import merge_flow
 from tests.telegram.conftest import DemoService, demo_bot_polling
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE, CHLOE, MATHIS, NADIA
 from tests.telegram.telegram_parent import TelegramParent
 

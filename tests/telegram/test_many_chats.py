@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram import merge_flow
 from tests.telegram.conftest import WEBHOOK_SECRET, DemoService, free_port
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.telegram_parent import TelegramParent
 from tests.telegram.test_several_processes import (
     WEBHOOK_PATH,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram import merge_flow
 from tests.telegram.conftest import (
     DemoService,
@@ -10,7 +11,6 @@ from tests.telegram.conftest import (
     webhook_bot,
     webhook_settings,
 )
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from bench.fake_bot_api import FakeBotApi
 from tests.telegram import merge_flow
 from tests.telegram.conftest import DemoService, agent_escalations, demo_bot_polling
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.error import RetryAfter
 
+from bench.fake_bot_api import FakeBotApi
 from bot.telegram.ratelimit import SharedRateLimiter, counts_against_budget, group_of, shared_rate_limiter
 from conversations.schema import upgrade_dialog_schema
 from tests.telegram.conftest import bot_settings
-from tests.telegram.fake_bot_api import FakeBotApi
 
 RATE = 10
 

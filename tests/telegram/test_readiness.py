@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bench.fake_bot_api import FakeBotApi
 from bot.health import serving_health
 from conversations.runtime import create_dialog_database
 from conversations.schema import upgrade_dialog_schema
@@ -15,7 +16,6 @@ from service.app import create_app
 from service.security import CredentialHasher
 from tests.service.test_readiness import migrate_to
 from tests.telegram.conftest import DemoService, free_port, service_settings, webhook_bot, webhook_settings
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.scripted_engine import ScriptedEngine
 
 ALL_OK = {"dialog_database": "ok", "dialog_migrations": "ok", "service": "ok"}

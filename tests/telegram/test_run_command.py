@@ -8,12 +8,12 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.fake_bot_api import FakeBotApi
 from bot.telegram.cli import TOKEN_REFUSED
 from conversations.i18n import translator
 from tests.relay.conftest import eventually, receiving
 from tests.telegram import merge_flow
 from tests.telegram.conftest import free_port
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 from tests.telegram.test_several_processes import bot_environment, rattacher_process

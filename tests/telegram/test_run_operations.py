@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.fake_bot_api import FakeBotApi
 from tests.relay.conftest import eventually
 from tests.telegram.conftest import free_port
-from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.test_readiness import ALL_OK, get
 from tests.telegram.test_several_processes import bot_environment, rattacher_process
 from tests.test_purge import remaining, seed

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bench.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
 from tests.telegram import merge_flow
 from tests.telegram.conftest import BOT_TOKEN, WEBHOOK_SECRET, DemoService, free_port
-from tests.telegram.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
 from tests.telegram.merge_flow import CAMILLE
 from tests.telegram.telegram_parent import TelegramParent
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.fake_bot_api import FakeBotApi, most_calls_in_a_window
 from tests.telegram.conftest import WEBHOOK_SECRET, DemoService, free_port
-from tests.telegram.fake_bot_api import FakeBotApi, most_calls_in_a_window
 from tests.telegram.test_several_processes import (
     WEBHOOK_PATH,
     RoundRobinBalancer,

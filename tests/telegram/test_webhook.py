@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
+from bench.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
 from tests.telegram.conftest import WEBHOOK_SECRET, webhook_bot, webhook_settings
-from tests.telegram.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
 from tests.telegram.scripted_engine import ScriptedEngine
 
 

@@ -1,10 +1,11 @@
-"""A fake Telegram Bot API server (aiohttp) that tests start on a loopback port.
+"""A fake Telegram Bot API server (aiohttp) that tests and the benchmark start on a loopback port.
 
-It serves `/bot<token>/<method>` the way Telegram does, validates every call against the vendored
-schema (see bot_api_schema.py) and records each violation so that a test fails on any invalid
-call. It keeps what a test needs to look at: chats and their messages (sent, edited, deleted),
-answered callback queries, registered commands per language and the webhook settings. Updates
-the simulated parents produce are queued for getUpdates (long polling) or POSTed to the webhook
+It serves `/bot<token>/<method>` the way Telegram does. Given a schema (the tests pass the vendored
+one, tests/telegram/bot_api_schema.py), it validates every call and records each violation so that a
+test fails on any invalid call; without one (the benchmark) it only decodes the parameters. It
+keeps what a test needs to look at: chats and their messages (sent, edited, deleted), answered
+callback queries, registered commands per language and the webhook settings. Updates the simulated
+parents produce are queued for getUpdates (long polling) or POSTed to the webhook
 with its secret token, one chat at a time and in order, retried until the bot answers 2xx.
 """
 
@@ -13,19 +14,65 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
-from tests.telegram.bot_api_schema import BotApiSchema, bot_api_schema
-
 BOT_USER_ID = 7_000_000_001
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 JsonDict = dict[str, Any]
+# Form-encoded parameters that are not strings (python-telegram-bot JSON-encodes them), for schema-less decoding.
+JSON_PARAMETERS = frozenset(
+    {
+        "chat_id",
+        "message_id",
+        "reply_markup",
+        "commands",
+        "allowed_updates",
+        "max_connections",
+        "drop_pending_updates",
+        "offset",
+        "limit",
+        "timeout",
+        "show_alert",
+        "cache_time",
+        "disable_notification",
+        "link_preview_options",
+        "entities",
+        "scope",
+    }
+)
+
+
+class CallSchema(Protocol):
+    """What the fake needs from a Bot API schema: decode form parameters, list a call's problems."""
+
+    def decode_form_parameters(self, method: str, raw: Mapping[str, str]) -> dict[str, object]: ...
+
+    def check_call(self, method: str, parameters: Mapping[str, object]) -> list[str]: ...
+
+
+class LenientSchema:
+    """No schema: decode the known non-string parameters as JSON, accept every call."""
+
+    def decode_form_parameters(self, method: str, raw: Mapping[str, str]) -> dict[str, object]:
+        """JSON-decode the parameters python-telegram-bot encodes; keep the others as strings."""
+        decoded: dict[str, object] = {}
+        for name, value in raw.items():
+            try:
+                decoded[name] = json.loads(value) if name in JSON_PARAMETERS else value
+            except ValueError:
+                decoded[name] = value
+        return decoded
+
+    def check_call(self, method: str, parameters: Mapping[str, object]) -> list[str]:
+        """Every call is accepted."""
+        return []
 
 
 class BotApiError(Exception):
@@ -66,7 +113,7 @@ class Message:
         """The callback_data of the button whose label contains `label`."""
         for button in self.buttons:
             if label in button["text"]:
-                return button["callback_data"]
+                return str(button["callback_data"])
         raise LookupError(f"no button {label!r} in {[b['text'] for b in self.buttons]}")
 
     def as_json(self, bot_user: JsonDict) -> JsonDict:
@@ -108,7 +155,7 @@ class Chat:
     user_id: int
     language_code: str | None
     messages: dict[int, Message] = field(default_factory=dict)
-    _next_message_id: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _next_message_id: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def as_json(self) -> JsonDict:
         if self.type == "private":
@@ -166,13 +213,13 @@ class FakeBotApi:
     def __init__(
         self,
         token: str,
-        schema: BotApiSchema | None = None,
+        schema: CallSchema | None = None,
         *,
         webhook_retry_delay: float = 0.05,
         webhook_max_attempts: int = 20,
     ) -> None:
         self.token = token
-        self.schema = schema or bot_api_schema()
+        self.schema: CallSchema = schema or LenientSchema()
         self.calls: list[ApiCall] = []  # every request, stamped with time.monotonic() on arrival
         self.throttled: list[ApiCall] = []  # the requests answered 429 with retry_after (fail_next)
         self.violations: list[str] = []
@@ -373,7 +420,7 @@ class FakeBotApi:
                 assert request.transport is not None
                 request.transport.abort()
                 return web.Response(status=502)
-            if failure is not None:
+            if failure is not None and failure.error is not None:
                 if failure.error.retry_after is not None:
                     self.throttled.append(call)
                 raise failure.error
@@ -396,7 +443,12 @@ class FakeBotApi:
         if request.can_read_body:
             form = await request.post()
             for name, value in form.items():
-                raw[name] = value if isinstance(value, str) else value.file.read().decode()
+                if isinstance(value, str):
+                    raw[name] = value
+                elif isinstance(value, bytes | bytearray):
+                    raw[name] = bytes(value).decode()
+                else:
+                    raw[name] = value.file.read().decode()
         return self.schema.decode_form_parameters(method, raw)
 
     def _take_failure(self, method: str) -> InjectedFailure | None:
@@ -523,7 +575,10 @@ class FakeBotApi:
         return chat
 
     def _bot_message(self, parameters: Mapping[str, Any]) -> Message:
-        message = self._chat(parameters.get("chat_id")).messages.get(parameters.get("message_id"))
+        message_id = parameters.get("message_id")
+        message = (
+            self._chat(parameters.get("chat_id")).messages.get(message_id) if isinstance(message_id, int) else None
+        )
         if message is None or message.deleted or not message.from_bot:
             raise BotApiError(400, "Bad Request: message to edit not found")
         return message
@@ -531,8 +586,8 @@ class FakeBotApi:
 
 def _chat_id_of(update: Mapping[str, Any]) -> int:
     if "callback_query" in update:
-        return update["callback_query"]["message"]["chat"]["id"]
-    return update["message"]["chat"]["id"]
+        return int(update["callback_query"]["message"]["chat"]["id"])
+    return int(update["message"]["chat"]["id"])
 
 
 def most_calls_in_a_window(calls: list[ApiCall], seconds: float = 1.0) -> int:
