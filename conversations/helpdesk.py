@@ -408,7 +408,11 @@ async def start(turn: Turn, argument: str) -> Move:
     """/start: with a hand-off payload, start where the agent said; otherwise (or if it is not valid) start over."""
     if not (turn.handoff_payload or argument.strip()):
         return await h.restart(turn, argument)
-    handoff = await redeemed(turn, turn.handoff_payload) if turn.handoff_payload else None
+    try:
+        handoff = await redeemed(turn, turn.handoff_payload) if turn.handoff_payload else None
+    except ServiceUnavailable:
+        turn.say(turn._("I cannot open this link right now. Please open it again in a few minutes. Let's start here."))
+        return await h.restart(turn, "")
     if handoff is None:
         turn.say(turn._("This link is no longer valid (it was already used, or it has expired). Let's start here."))
         return await h.restart(turn, "")
@@ -417,9 +421,11 @@ async def start(turn: Turn, argument: str) -> Move:
 
 
 async def redeemed(turn: Turn, payload: str) -> Handoff | None:
-    """The hand-off behind the payload, or None: used, expired, forged, or the service not answering."""
+    """The hand-off behind the payload, or None: used, expired or forged (ServiceUnavailable: the service is down)."""
     try:
         handoff = await turn.service.redeem_handoff(turn.requester, payload)
+    except ServiceUnavailable:
+        raise
     except ServiceError as error:
         logger.info("hand-off link refused for %s: %s", turn.requester, error.code)
         return None

@@ -177,6 +177,13 @@ async def withdraw(context: ServiceContext, escalation_id: int) -> Standing:
             ended_at=now,
         )
         _add_message(session, escalation, now, "bot", MessageKind.WITHDRAWN, to_parent=False)
+        # The parent left: what the agent had sent and the bot not yet delivered would put the chat back with an
+        # escalation that no longer exists; it is dropped (the agent sees the request withdrawn).
+        await session.execute(
+            update(HelpdeskMessage)
+            .where(HelpdeskMessage.escalation_id == escalation.id, _pending_for_parent())
+            .values(parent_delivered_at=now)
+        )
         audit(session, now, "escalation.withdrawn", "bot", None, reference=escalation.reference)
         standing = Standing(escalation, None, await _availability(context, session))
     context.helpdesk_pulse.fire()

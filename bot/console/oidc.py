@@ -222,7 +222,7 @@ def basic_authorization(client_id: str, client_secret: str) -> str:
 def decide(claims: dict[str, Any], settings: ConsoleSettings) -> Decision:
     """Who may enter (agent rules or supervisor rules) and who is a supervisor, from the claims."""
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
-    if email is not None and claims.get("email_verified") is False:
+    if email is not None and not _email_verified(claims.get("email_verified"), settings.oidc_require_email_verified):
         email = None  # an unverified address proves nothing
     email = email.strip().lower() if email else None
     domain = email.rpartition("@")[2] if email and "@" in email else None
@@ -234,6 +234,15 @@ def decide(claims: dict[str, Any], settings: ConsoleSettings) -> Decision:
     )
     agent = bool((domain and domain in settings.agent_email_domains) or values & set(settings.agent_claim_values))
     return Decision(allowed=agent or supervisor, supervisor=supervisor, email=email)
+
+
+def _email_verified(claim: Any, required: bool) -> bool:
+    """`email_verified` as providers send it (a boolean, sometimes the string "true"/"false" in userinfo)."""
+    if claim is True or (isinstance(claim, str) and claim.strip().lower() == "true"):
+        return True
+    if claim is None:
+        return not required
+    return False
 
 
 def _claim_values(value: Any) -> set[str]:

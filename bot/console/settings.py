@@ -43,6 +43,9 @@ class ConsoleSettings(BaseSettings):
     oidc_client_secret: SecretStr | None = None
     oidc_scopes: str = "openid email given_name usual_name"
     oidc_acr_values: str | None = None  # e.g. eidas1 for ProConnect; unset: not sent
+    # An e-mail counts (domain and supervisor rules) only with `email_verified: true`; false: a missing claim is
+    # trusted (a provider that verifies every address itself and never sends it), an explicit false never is.
+    oidc_require_email_verified: bool = True
     oidc_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Who may enter: a verified e-mail in one of these domains, or one of these values in the roles claim.

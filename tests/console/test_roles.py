@@ -23,14 +23,17 @@ SETTINGS = ConsoleSettings(
 @pytest.mark.parametrize(
     ("claims", "allowed", "supervisor"),
     [
-        ({"email": "zoe@agents.example.fr"}, True, False),
+        ({"email": "zoe@agents.example.fr"}, False, False),  # email_verified missing: not trusted by default
         ({"email": "ZOE@AGENTS.EXAMPLE.FR", "email_verified": True}, True, False),
+        ({"email": "zoe@agents.example.fr", "email_verified": "true"}, True, False),
         ({"email": "zoe@agents.example.fr", "email_verified": False}, False, False),
-        ({"email": "zoe@sub.agents.example.fr"}, False, False),
-        ({"email": "zoe@agents.example.fr.evil.com"}, False, False),
+        ({"email": "zoe@agents.example.fr", "email_verified": "false"}, False, False),
+        ({"email": "zoe@sub.agents.example.fr", "email_verified": True}, False, False),
+        ({"email": "zoe@agents.example.fr.evil.com", "email_verified": True}, False, False),
         ({"email": "x@y.fr", "groups": ["helpdesk", "autre"]}, True, False),
         ({"email": "x@y.fr", "groups": "autre helpdesk"}, True, False),
-        ({"email": "chef@ailleurs.fr"}, True, True),
+        ({"email": "chef@ailleurs.fr", "email_verified": True}, True, True),
+        ({"email": "chef@ailleurs.fr", "email_verified": "false"}, False, False),
         ({"groups": ["superviseurs"]}, True, True),
         ({"email": "x@y.fr", "groups": ["helpdesk-stagiaires"]}, False, False),
         ({}, False, False),
@@ -52,7 +55,7 @@ def test_the_first_name_for_parents_and_the_subject_for_the_service() -> None:
     long_subject = service_subject("x" * 200)
     assert long_subject.startswith("sha256:") and len(long_subject) <= 80
     assert service_subject("sub with spaces") != "sub with spaces"
-    decision = decide({"email": "chef@ailleurs.fr"}, SETTINGS)
+    decision = decide({"email": "chef@ailleurs.fr", "email_verified": True}, SETTINGS)
     assert identity_from({"sub": "s-1", "given_name": "Inès", "email": "chef@ailleurs.fr"}, decision) == AgentIdentity(
         "s-1", "Inès", supervisor=True
     )
@@ -62,3 +65,9 @@ def test_x_agent_is_form_encoded_utf8_with_the_role_only_for_supervisors() -> No
     assert AgentIdentity("oidc|zoe-1", "Zoé").header() == "sub=oidc%7Czoe-1&name=Zo%C3%A9"
     header = AgentIdentity("s", "Inès & Co", supervisor=True).header()
     assert urllib.parse.parse_qs(header) == {"sub": ["s"], "name": ["Inès & Co"], "role": ["supervisor"]}
+
+
+def test_a_provider_that_never_sends_email_verified_can_be_trusted_explicitly() -> None:
+    trusting = SETTINGS.model_copy(update={"oidc_require_email_verified": False})
+    assert decide({"email": "zoe@agents.example.fr"}, trusting).allowed
+    assert not decide({"email": "zoe@agents.example.fr", "email_verified": False}, trusting).allowed

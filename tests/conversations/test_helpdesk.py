@@ -295,6 +295,15 @@ async def test_a_hand_off_link_starts_where_the_agent_said(
     assert "Ce lien n’est plus valable" in forged.last_text and "Que voulez-vous faire\u00a0?" in forged.last_text
 
 
+async def test_a_hand_off_link_opened_while_the_service_is_down_is_not_called_invalid(
+    chat: Chat, fake_service: FakeAccountService
+) -> None:
+    fake_service.unavailable = True
+    await chat.command("start", PAYLOAD)
+    assert "Je ne peux pas ouvrir ce lien pour le moment" in chat.last_text
+    assert "plus valable" not in chat.last_text, "a valid link is not called used or expired during an outage"
+
+
 async def test_a_journey_starts_once_per_fresh_dialog(chat: Chat, fake_service: FakeAccountService, clock) -> None:
     await chat.command("start")
     await chat.press("Rattacher un enfant")

@@ -354,3 +354,14 @@ async def test_the_console_reads_the_conversation_live_and_resumes_after_the_las
     assert await asyncio.wait_for(resumed.content.read(), 5) == b""  # the stream ends with the escalation
     bad = await api.client.get(f"{base}/events", headers={**agent_headers(), "Last-Event-ID": "x1"})
     assert bad.status == 422
+
+
+async def test_a_withdrawn_request_drops_what_the_agent_had_sent_and_the_bot_not_yet_delivered(api: Api) -> None:
+    """Delivered after /annuler, a claim or a reply would put the chat back with an escalation that has ended."""
+    escalation = await escalate(api)
+    base = f"/v1/helpdesk/escalations/{escalation['escalation_id']}"
+    assert (await as_agent(api, "POST", f"{base}/claim"))[0] == 200
+    assert (await as_agent(api, "POST", f"{base}/replies", {"text": "Bonjour"}))[0] == 201
+    status, withdrawn = await api.call("POST", f"{base}/withdraw")
+    assert (status, withdrawn["state"]) == (200, "withdrawn")
+    assert (await lease(api))["deliveries"] == []
