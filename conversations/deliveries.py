@@ -66,7 +66,8 @@ class DeliveryPoller:
 
     async def poll_once(self) -> list[int]:
         """One long poll: apply and send what came, acknowledge what was sent; the ids sent."""
-        batch = await self._service.lease_deliveries(self._wait_seconds)
+        only = next(iter(self._channels)) if len(self._channels) == 1 else None  # leave other channels' chats alone
+        batch = await self._service.lease_deliveries(self._wait_seconds, only)
         sent: list[int] = []
         failed_chats: set[str] = set()
         for delivery in batch.deliveries:

@@ -102,11 +102,10 @@ class HttpAccountService:
         path = f"/v1/helpdesk/escalations/{escalation_id}/parent-messages"
         await self._call("POST", path, requester, json={"text": text, "sender": "parent"})
 
-    async def lease_deliveries(self, wait_seconds: int) -> DeliveryBatch:
+    async def lease_deliveries(self, wait_seconds: int, channel: str | None = None) -> DeliveryBatch:
         timeout = aiohttp.ClientTimeout(total=wait_seconds + LONG_POLL_MARGIN_SECONDS)
-        answer = await self._call(
-            "POST", "/v1/helpdesk/deliveries", "bot", params={"wait": str(wait_seconds)}, timeout=timeout
-        )
+        params = {"wait": str(wait_seconds)} | ({} if channel is None else {"channel": channel})
+        answer = await self._call("POST", "/v1/helpdesk/deliveries", "bot", params=params, timeout=timeout)
         return self._parse(DeliveryBatch, answer)
 
     async def acknowledge_deliveries(self, lease: str, message_ids: list[int]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -201,12 +201,12 @@ async def post_parent_message(context: ServiceContext, escalation_id: int, sende
     return message
 
 
-async def lease_deliveries(context: ServiceContext, wait_seconds: float) -> Leased:
+async def lease_deliveries(context: ServiceContext, wait_seconds: float, channel: str | None = None) -> Leased:
     """Pending messages for parents, leased by chat (one bot process per chat at a time), waiting for some."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait_seconds, context.settings.helpdesk_long_poll_max_seconds)
     while True:
-        leased = await _lease_once(context)
+        leased = await _lease_once(context, channel)
         remaining = deadline - loop.time()
         if leased.deliveries or remaining <= 0 or context.helpdesk_pulse.closed:
             return leased
@@ -217,7 +217,7 @@ def _pending_for_parent() -> ColumnElement[bool]:
     return and_(HelpdeskMessage.to_parent.is_(True), HelpdeskMessage.parent_delivered_at.is_(None))
 
 
-async def _lease_once(context: ServiceContext) -> Leased:
+async def _lease_once(context: ServiceContext, channel: str | None) -> Leased:
     now = context.clock()
     lease = new_token()
     expires_at = now + dt.timedelta(seconds=context.settings.helpdesk_delivery_lease_seconds)
@@ -227,6 +227,7 @@ async def _lease_once(context: ServiceContext) -> Leased:
             .where(
                 Escalation.id.in_(select(HelpdeskMessage.escalation_id).where(_pending_for_parent())),
                 or_(Escalation.delivery_lease_expires_at.is_(None), Escalation.delivery_lease_expires_at <= now),
+                true() if channel is None else Escalation.channel == channel,
             )
             .order_by(Escalation.id)
             .limit(DELIVERY_BATCH)

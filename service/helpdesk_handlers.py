@@ -151,8 +151,8 @@ async def post_parent_message(request: web.Request) -> web.Response:
 
 async def lease_deliveries(request: web.Request) -> web.Response:
     """Bot: the agents' messages to deliver, leased per chat to this caller; waits up to `wait` seconds for some."""
-    wait = query_parameters(request, DeliveryQuery).wait
-    leased = await helpdesk.lease_deliveries(_context(request), wait)
+    query = query_parameters(request, DeliveryQuery)
+    leased = await helpdesk.lease_deliveries(_context(request), query.wait, query.channel)
     deliveries = [
         DeliveryOut.model_validate(
             {

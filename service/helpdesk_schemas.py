@@ -180,6 +180,9 @@ class MessageOut(Body):
 
 class DeliveryQuery(Parameters):
     wait: int = Field(default=0, ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a message (long poll)")
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NO_CONTROL)] | None = Field(
+        default=None, description="only the chats of this channel (a bot process serving one channel)"
+    )
 
 
 class DeliveryOut(Body):

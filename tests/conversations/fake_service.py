@@ -459,14 +459,15 @@ class FakeAccountService:
             raise EscalationEnded()
         escalation.parent_messages.append(text)
 
-    async def lease_deliveries(self, wait_seconds: int) -> DeliveryBatch:
+    async def lease_deliveries(self, wait_seconds: int, channel: str | None = None) -> DeliveryBatch:
         self._available()
         expired = [message_id for lease in list(self.helpdesk.leased) for message_id in self.helpdesk.leased.pop(lease)]
         self.helpdesk.pending[:0] = [self.helpdesk.in_lease[message_id] for message_id in expired]  # leases expire now
-        if not self.helpdesk.pending:
+        deliveries = [item for item in self.helpdesk.pending if channel is None or item.channel == channel]
+        if not deliveries:
             return DeliveryBatch(lease=None, deliveries=[])
         lease = secrets.token_urlsafe(8)
-        deliveries, self.helpdesk.pending = self.helpdesk.pending, []
+        self.helpdesk.pending = [item for item in self.helpdesk.pending if item not in deliveries]
         self.helpdesk.leased[lease] = [delivery.message_id for delivery in deliveries]
         self.helpdesk.in_lease.update({delivery.message_id: delivery for delivery in deliveries})
         return DeliveryBatch(lease=lease, deliveries=deliveries)

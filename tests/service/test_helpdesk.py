@@ -365,3 +365,17 @@ async def test_a_withdrawn_request_drops_what_the_agent_had_sent_and_the_bot_not
     status, withdrawn = await api.call("POST", f"{base}/withdraw")
     assert (status, withdrawn["state"]) == (200, "withdrawn")
     assert (await lease(api))["deliveries"] == []
+
+
+async def test_a_bot_process_serving_one_channel_leases_only_that_channels_chats(api: Api) -> None:
+    """The terminal's chats are not held for 30 s by a Telegram process that cannot send to them, nor the reverse."""
+    on_telegram = await escalate(api)
+    in_terminal = await escalate(api, channel="terminal", chat_ref="local")
+    for escalation in (on_telegram, in_terminal):
+        await as_agent(api, "POST", f"/v1/helpdesk/escalations/{escalation['escalation_id']}/claim")
+    status, batch = await api.call("POST", "/v1/helpdesk/deliveries?wait=0&channel=terminal")
+    assert status == 200 and {item["channel"] for item in batch["deliveries"]} == {"terminal"}
+    status, batch = await api.call("POST", "/v1/helpdesk/deliveries?wait=0&channel=telegram")
+    assert status == 200 and {item["chat_ref"] for item in batch["deliveries"]} == {"42"}
+    status, refused = await api.call("POST", "/v1/helpdesk/deliveries?wait=0&channel=%01")
+    assert (status, refused["error"]["code"]) == (422, "validation_error")
