@@ -66,7 +66,9 @@ REACHED = {
     "POST /v1/helpdesk/handoffs": 201,
     "GET /v1/helpdesk/handoffs": 200,
     "POST /v1/handoffs/redeem": 404,  # a generated payload is never a live link: one 404 for all
-    "GET /v1/helpdesk/accounts/{identifier}": 404,
+    # The schema's example (an account of the fixture) finds it; a generated identifier is unknown: either way the
+    # request went past the edge to the use case (which of the two the generator produces varies by environment).
+    "GET /v1/helpdesk/accounts/{identifier}": (200, 404),
 }
 EXAMPLES = int(os.environ.get("RATTACHER_FUZZ_EXAMPLES", "50"))
 SEED = int(os.environ.get("RATTACHER_FUZZ_SEED", "20261129"))
@@ -203,4 +205,8 @@ def test_the_live_service_answers_every_generated_request_as_documented(live_ser
     assert credentials.kinds_used == set(ClientKind)
     # The requests reached the use cases, not only the edge: the tokens and the parent session were valid.
     for operation, success in REACHED.items():
-        assert outcome.statuses[operation][success] > 0, (operation, outcome.statuses[operation])
+        wanted = success if isinstance(success, tuple) else (success,)
+        assert sum(outcome.statuses[operation][status] for status in wanted) > 0, (
+            operation,
+            outcome.statuses[operation],
+        )
