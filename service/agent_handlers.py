@@ -36,22 +36,21 @@ from service.errors import (
     MergeUndoConflict,
     MergeUndoWindowPassed,
     NotFound,
-    ValidationFailed,
 )
 from service.helpdesk_domain import Agent
 from service.models import HandoffProgress
 from service.routing import (
     AGENT_KEY,
     CONTEXT_KEY,
-    LAST_EVENT_ID_HEADER,
     ClientKind,
     Route,
     json_reply,
+    last_event_id,
     parse_body,
     path_parameters,
     query_parameters,
 )
-from service.schemas import MAX_POSITION, AccountPath
+from service.schemas import AccountPath
 
 BOT = frozenset({ClientKind.BOT})
 AGENT = frozenset({ClientKind.AGENT})
@@ -117,22 +116,11 @@ async def get_handoff(request: web.Request) -> web.Response:
     return json_reply(HandoffOut.model_validate(_handoff_fields(found), strict=False))
 
 
-def _last_event_id(request: web.Request) -> int:
-    value = request.headers.get(LAST_EVENT_ID_HEADER, "").strip()
-    if not value:
-        return 0
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_POSITION:
-        raise ValidationFailed(
-            details=[{"loc": ["header", LAST_EVENT_ID_HEADER], "msg": "a progress id", "type": "int_parsing"}]
-        )
-    return int(value)
-
-
 async def handoff_events(request: web.Request) -> web.StreamResponse:
     """Agent: Server-Sent Events of the parent's progress after `after` or Last-Event-ID, live, until merged."""
     context = _context(request)
     handoff_id = _handoff_id(request)
-    after = max(query_parameters(request, ProgressQuery).after, _last_event_id(request))
+    after = max(query_parameters(request, ProgressQuery).after, last_event_id(request, "a progress id"))
     found = await journeys.get_handoff(context, handoff_id, after)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from service import helpdesk
 from service.context import ServiceContext
-from service.errors import EscalationEnded, EscalationNotHeld, EscalationTaken, NotFound, ValidationFailed
+from service.errors import EscalationEnded, EscalationNotHeld, EscalationTaken, NotFound
 from service.helpdesk_domain import OPEN_STATES, Agent
 from service.helpdesk_schemas import (
     AcknowledgementIn,
@@ -37,15 +37,15 @@ from service.models import Escalation, HelpdeskMessage
 from service.routing import (
     AGENT_KEY,
     CONTEXT_KEY,
-    LAST_EVENT_ID_HEADER,
     ClientKind,
     Route,
     json_reply,
+    last_event_id,
     parse_body,
     path_parameters,
     query_parameters,
 )
-from service.schemas import MAX_POSITION, CollectedOut, TranscriptLineOut
+from service.schemas import CollectedOut, TranscriptLineOut
 
 BOT = frozenset({ClientKind.BOT})
 AGENT = frozenset({ClientKind.AGENT})
@@ -270,22 +270,11 @@ async def close_escalation(request: web.Request) -> web.Response:
     return await _answer_with_conversation(request)
 
 
-def _last_event_id(request: web.Request) -> int:
-    value = request.headers.get(LAST_EVENT_ID_HEADER, "").strip()
-    if not value:
-        return 0
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_POSITION:
-        raise ValidationFailed(
-            details=[{"loc": ["header", LAST_EVENT_ID_HEADER], "msg": "a message id", "type": "int_parsing"}]
-        )
-    return int(value)
-
-
 async def conversation_events(request: web.Request) -> web.StreamResponse:
     """Agent: Server-Sent Events of the conversation's messages after `after` or Last-Event-ID, live."""
     context, agent = _context(request), _agent(request)
     escalation_id = _escalation_id(request)
-    after = max(query_parameters(request, EventsQuery).after, _last_event_id(request))
+    after = max(query_parameters(request, EventsQuery).after, last_event_id(request, "a message id"))
     escalation, messages = await helpdesk.messages_after(context, escalation_id, after, agent)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}

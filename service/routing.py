@@ -28,7 +28,7 @@ from service.errors import (
     ValidationFailed,
 )
 from service.helpdesk_domain import Agent
-from service.schemas import ErrorDetail, ErrorResponse
+from service.schemas import MAX_POSITION, ErrorDetail, ErrorResponse
 from service.school_clients import SchoolScope
 
 logger = logging.getLogger(__name__)
@@ -336,3 +336,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_reply(ServiceError())
+
+
+def last_event_id(request: web.Request, what: str) -> int:
+    """The Last-Event-ID an EventSource sends when it reconnects (0 without one); `what` names the id in errors."""
+    value = request.headers.get(LAST_EVENT_ID_HEADER, "").strip()
+    if not value:
+        return 0
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_POSITION:
+        raise ValidationFailed(details=[{"loc": ["header", LAST_EVENT_ID_HEADER], "msg": what, "type": "int_parsing"}])
+    return int(value)
