@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from service import journeys, report, undo
@@ -37,6 +35,7 @@ from service.errors import (
     MergeUndoWindowPassed,
     NotFound,
 )
+from service.event_stream import StreamBatch, StreamEvent, stream_until_finished
 from service.helpdesk_domain import Agent
 from service.models import HandoffProgress
 from service.routing import (
@@ -121,35 +120,15 @@ async def handoff_events(request: web.Request) -> web.StreamResponse:
     context = _context(request)
     handoff_id = _handoff_id(request)
     after = max(query_parameters(request, ProgressQuery).after, last_event_id(request, "a progress id"))
-    found = await journeys.get_handoff(context, handoff_id, after)
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    )
-    await response.prepare(request)
-    settings = context.settings
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.helpdesk_stream_max_seconds
-    next_beat = loop.time() + settings.helpdesk_heartbeat_seconds
-    merged = False
-    try:
-        while True:
-            for item in found.progress:
-                data = _progress(item).model_dump_json()
-                await response.write(f"id: {item.id}\nevent: progress\ndata: {data}\n\n".encode())
-                after = item.id
-                merged = merged or item.stage == journeys.Stage.MERGED
-            remaining = deadline - loop.time()
-            if merged or remaining <= 0 or context.helpdesk_pulse.closed:
-                break
-            if loop.time() >= next_beat:
-                await response.write(b": keep-alive\n\n")
-                next_beat = loop.time() + settings.helpdesk_heartbeat_seconds
-            await context.helpdesk_pulse.wait(min(settings.helpdesk_poll_interval_seconds, remaining))
-            found = await journeys.get_handoff(context, handoff_id, after)
-    except ConnectionResetError:
-        return response
-    await response.write_eof()
-    return response
+
+    async def progress_after(after: int) -> StreamBatch:
+        found = await journeys.get_handoff(context, handoff_id, after)
+        events = [StreamEvent(item.id, "progress", _progress(item).model_dump_json()) for item in found.progress]
+        merged = any(item.stage == journeys.Stage.MERGED for item in found.progress)
+        return StreamBatch(events, finished=merged)
+
+    first = await progress_after(after)  # before the stream starts: an unknown hand-off is a 404, not a stream
+    return await stream_until_finished(request, context, first, after, progress_after)
 
 
 async def redeem_handoff(request: web.Request) -> web.Response:

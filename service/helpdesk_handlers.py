@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 from aiohttp import web
@@ -10,6 +9,7 @@ from aiohttp import web
 from service import helpdesk
 from service.context import ServiceContext
 from service.errors import EscalationEnded, EscalationNotHeld, EscalationTaken, NotFound
+from service.event_stream import StreamBatch, StreamEvent, stream_until_finished
 from service.helpdesk_domain import OPEN_STATES, Agent
 from service.helpdesk_schemas import (
     AcknowledgementIn,
@@ -275,33 +275,14 @@ async def conversation_events(request: web.Request) -> web.StreamResponse:
     context, agent = _context(request), _agent(request)
     escalation_id = _escalation_id(request)
     after = max(query_parameters(request, EventsQuery).after, last_event_id(request, "a message id"))
-    escalation, messages = await helpdesk.messages_after(context, escalation_id, after, agent)
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    )
-    await response.prepare(request)
-    settings = context.settings
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.helpdesk_stream_max_seconds
-    next_beat = loop.time() + settings.helpdesk_heartbeat_seconds
-    try:
-        while True:
-            for message in messages:
-                data = _message(message).model_dump_json()
-                await response.write(f"id: {message.id}\nevent: message\ndata: {data}\n\n".encode())
-                after = message.id
-            remaining = deadline - loop.time()
-            if escalation.state not in OPEN_STATES or remaining <= 0 or context.helpdesk_pulse.closed:
-                break
-            if loop.time() >= next_beat:
-                await response.write(b": keep-alive\n\n")
-                next_beat = loop.time() + settings.helpdesk_heartbeat_seconds
-            await context.helpdesk_pulse.wait(min(settings.helpdesk_poll_interval_seconds, remaining))
-            escalation, messages = await helpdesk.messages_after(context, escalation_id, after, agent)
-    except ConnectionResetError:
-        return response
-    await response.write_eof()
-    return response
+
+    async def messages_after(after: int) -> StreamBatch:
+        escalation, messages = await helpdesk.messages_after(context, escalation_id, after, agent)
+        events = [StreamEvent(message.id, "message", _message(message).model_dump_json()) for message in messages]
+        return StreamBatch(events, finished=escalation.state not in OPEN_STATES)
+
+    first = await messages_after(after)  # before the stream starts: an unknown escalation is a 404, not a stream
+    return await stream_until_finished(request, context, first, after, messages_after)
 
 
 ESCALATION_PATH = "/v1/helpdesk/escalations/{escalation_id}"
