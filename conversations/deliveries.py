@@ -6,7 +6,8 @@ has the channel send the replies, then acknowledges the ids sent. The service le
 messages per chat, so several bot processes share the chats without sending a message twice; a
 message whose sending failed is not acknowledged and comes back once the lease expires (at least
 once, never lost). Within a chat, once one delivery failed the later ones wait for the next lease,
-so the order is kept.
+so the order is kept. Each chat is acknowledged as soon as its messages are sent, which frees that
+chat alone: the chats of the batch still being sent stay leased to this process.
 """
 
 from __future__ import annotations
@@ -65,22 +66,32 @@ class DeliveryPoller:
                 await asyncio.sleep(self._retry_seconds)
 
     async def poll_once(self) -> list[int]:
-        """One long poll: apply and send what came, acknowledge what was sent; the ids sent."""
+        """One long poll: apply and send what came, acknowledging chat by chat what was sent; the ids sent."""
         only = next(iter(self._channels)) if len(self._channels) == 1 else None  # leave other channels' chats alone
         batch = await self._service.lease_deliveries(self._wait_seconds, only)
-        sent: list[int] = []
-        failed_chats: set[str] = set()
+        if batch.lease is None:
+            return []
+        by_chat: dict[str, list[Delivery]] = {}
         for delivery in batch.deliveries:
-            if delivery.channel not in self._channels or delivery.chat_key in failed_chats:
-                if delivery.channel not in self._channels:
-                    logger.warning("helpdesk delivery for channel %s: not served by this process", delivery.channel)
-                continue
-            if await self._deliver(delivery):
-                sent.append(delivery.message_id)
+            if delivery.channel in self._channels:
+                by_chat.setdefault(delivery.chat_key, []).append(delivery)
             else:
-                failed_chats.add(delivery.chat_key)
-        if batch.lease is not None and sent:
-            await self._service.acknowledge_deliveries(batch.lease, sent)
+                logger.warning("helpdesk delivery for channel %s: not served by this process", delivery.channel)
+        sent: list[int] = []
+        for deliveries in by_chat.values():
+            sent_in_chat = await self._deliver_in_order(deliveries)
+            if sent_in_chat:  # at once: a batch slowed by Telegram never holds chats already served
+                await self._service.acknowledge_deliveries(batch.lease, sent_in_chat)
+            sent += sent_in_chat
+        return sent
+
+    async def _deliver_in_order(self, deliveries: list[Delivery]) -> list[int]:
+        """One chat's deliveries in order, stopping at the first failure (the rest come again, in order)."""
+        sent: list[int] = []
+        for delivery in deliveries:
+            if not await self._deliver(delivery):
+                break
+            sent.append(delivery.message_id)
         return sent
 
     async def _deliver(self, delivery: Delivery) -> bool:

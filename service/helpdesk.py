@@ -252,11 +252,16 @@ async def _lease_once(context: ServiceContext, channel: str | None) -> Leased:
 
 
 async def acknowledge(context: ServiceContext, lease: str, message_ids: Sequence[int]) -> int:
-    """The bot sent these messages: they are delivered; the lease's chats are free again. How many were marked."""
+    """The bot sent these messages: they are delivered and their chats are free again. How many were marked.
+
+    Only the chats of these messages are released: the bot acknowledges chat by chat as it sends, so the chats of
+    the lease it is still sending stay its own (a slow batch is never offered to another process meanwhile).
+    """
     now = context.clock()
     digest = token_digest(lease)
     async with context.transaction() as session:
         leased = select(Escalation.id).where(Escalation.delivery_lease == digest)
+        acknowledged_chats = select(HelpdeskMessage.escalation_id).where(HelpdeskMessage.id.in_(list(message_ids)))
         marked = await session.execute(
             update(HelpdeskMessage)
             .where(
@@ -268,7 +273,7 @@ async def acknowledge(context: ServiceContext, lease: str, message_ids: Sequence
         )
         await session.execute(
             update(Escalation)
-            .where(Escalation.delivery_lease == digest)
+            .where(Escalation.delivery_lease == digest, Escalation.id.in_(acknowledged_chats))
             .values(delivery_lease=None, delivery_lease_expires_at=None)
         )
     context.helpdesk_pulse.fire()

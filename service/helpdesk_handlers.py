@@ -176,7 +176,7 @@ async def lease_deliveries(request: web.Request) -> web.Response:
 
 
 async def acknowledge_deliveries(request: web.Request) -> web.Response:
-    """Bot: these messages were sent in their chats; the lease's chats are free for the next messages."""
+    """Bot: these messages were sent in their chats; those chats are free for their next messages."""
     body = await parse_body(request, AcknowledgementIn)
     count = await helpdesk.acknowledge(_context(request), body.lease, body.message_ids)
     return json_reply(AcknowledgementOut(acknowledged=count))

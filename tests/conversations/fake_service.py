@@ -474,11 +474,14 @@ class FakeAccountService:
 
     async def acknowledge_deliveries(self, lease: str, message_ids: list[int]) -> None:
         self._available()
-        ids = self.helpdesk.leased.pop(lease)
+        ids = self.helpdesk.leased.get(lease, [])
+        chats = {self.helpdesk.in_lease[message_id].chat_key for message_id in message_ids if message_id in ids}
+        released = [message_id for message_id in ids if self.helpdesk.in_lease[message_id].chat_key in chats]
+        self.helpdesk.leased[lease] = [message_id for message_id in ids if message_id not in released]
         self.helpdesk.acknowledged += [message_id for message_id in message_ids if message_id in ids]
-        # what was leased and not acknowledged comes back (the lease "expires" at once here)
+        # the acknowledged chats are free: what of them was leased and not acknowledged comes back
         self.helpdesk.pending[:0] = [
-            self.helpdesk.in_lease[message_id] for message_id in ids if message_id not in message_ids
+            self.helpdesk.in_lease[message_id] for message_id in released if message_id not in message_ids
         ]
 
     async def redeem_handoff(self, requester: str, payload: str) -> Handoff:

@@ -253,6 +253,26 @@ async def test_a_delivery_not_shown_is_not_acknowledged_and_comes_back_in_order(
     assert shown.text().index("Premier") < shown.text().index("Second")
 
 
+async def test_each_chat_is_acknowledged_as_soon_as_its_messages_are_shown(
+    make_engine, fake_service: FakeAccountService
+) -> None:
+    engine = make_engine()
+    first, second = Chat(engine, chat_key="test:1"), Chat(engine, chat_key="test:2")
+    for chat in (first, second):
+        await chat.command("conseiller")
+    for escalation in [e for e in fake_service.helpdesk.escalations if e.open]:
+        fake_service.helpdesk.agent_sends(escalation, "text", "Bonjour")
+    acknowledged_when_shown: dict[str, list[int]] = {}
+
+    class Watching(Shown):
+        async def __call__(self, chat_key: str, outcome: Outcome) -> None:
+            acknowledged_when_shown[chat_key] = list(fake_service.helpdesk.acknowledged)
+            await super().__call__(chat_key, outcome)
+
+    assert await poller(engine, fake_service, Watching()).poll_once() == [1, 2]
+    assert acknowledged_when_shown == {"test:1": [], "test:2": [1]}  # the first chat was freed before the second
+
+
 async def test_an_escalation_ended_elsewhere_gives_the_dialog_back(
     chat: Chat, fake_service: FakeAccountService
 ) -> None:

@@ -316,6 +316,25 @@ async def test_an_unacknowledged_lease_expires_and_the_message_is_offered_again(
     assert (await api.call("POST", "/v1/helpdesk/deliveries/ack", stale))[1] == {"acknowledged": 0}
 
 
+async def test_acknowledging_one_chat_frees_that_chat_alone_while_the_batch_is_being_sent(api: Api) -> None:
+    first = await escalate(api, chat_ref="1001")
+    second = await escalate(api, chat_ref="1002")
+    for escalation in (first, second):
+        await as_agent(api, "POST", f"/v1/helpdesk/escalations/{escalation['escalation_id']}/claim")
+    batch = await lease(api)
+    by_chat = {item["chat_ref"]: item["message_id"] for item in batch["deliveries"]}
+    assert set(by_chat) == {"1001", "1002"}
+    sent = {"lease": batch["lease"], "message_ids": [by_chat["1001"]]}
+    assert (await api.call("POST", "/v1/helpdesk/deliveries/ack", sent))[1] == {"acknowledged": 1}
+    await as_agent(api, "POST", f"/v1/helpdesk/escalations/{first['escalation_id']}/replies", {"text": "Bonjour."})
+    await as_agent(api, "POST", f"/v1/helpdesk/escalations/{second['escalation_id']}/replies", {"text": "Bonjour."})
+    other_process = await lease(api)
+    assert [item["chat_ref"] for item in other_process["deliveries"]] == ["1001"]  # 1002 is still being sent
+    rest = {"lease": batch["lease"], "message_ids": [by_chat["1002"]]}
+    assert (await api.call("POST", "/v1/helpdesk/deliveries/ack", rest))[1] == {"acknowledged": 1}
+    assert [item["chat_ref"] for item in (await lease(api))["deliveries"]] == ["1002"]
+
+
 async def read_events(response: Any, count: int, timeout: float = 5) -> list[dict[str, Any]]:
     """The next `count` events of a text/event-stream, parsed (id and JSON data)."""
     events: list[dict[str, Any]] = []
