@@ -173,7 +173,13 @@ def sample_account() -> dict[str, Any]:
                 "at": "2026-11-20T09:00:00Z",
                 "action": "account.merge_received",
                 "actor": "bot",
-                "details": {"merge_id": MERGE_ID},
-            }
+                "details": {"merge_id": MERGE_ID, "source": "old.account", "added": 2},
+            },
+            {
+                "at": "2026-11-20T09:00:00Z",
+                "action": "guardian_link.role_changed",
+                "actor": "bot",
+                "details": {"student_ine": "123456789AB", "legal_guardian": False, "new_field": "x"},
+            },
         ],
     }

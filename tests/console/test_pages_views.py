@@ -192,6 +192,8 @@ async def test_account_page_shows_children_merges_and_audit(pages_console: Calla
     assert status == 200
     assert "<td>L</td><td>3 mars 2015</td>" in page
     assert "old.account" in page and "Enfants reçus par une fusion" in page
+    assert f"fusion : {MERGE_ID} ; ancien compte : old.account ; enfants ajoutés : 2" in page
+    assert "élève (INE) : 123456789AB ; représentant légal : non ; new_field : x" in page  # unknown keys as they are
     assert "Possible par un superviseur." in page and f"/merges/{MERGE_ID}/undo" not in page
     status, page = await agent.get("/accounts/nobody")
     assert status == 404 and "Aucun compte ne porte l’identifiant « nobody »" in page

@@ -49,7 +49,7 @@ UNDO_ERRORS = {
     "supervisor_only": N_("Only a supervisor can undo a merge."),
 }
 REFUSALS = {
-    "merge_undo_window_passed": "la fusion date de plus de 30 jours",
+    "merge_undo_window_passed": N_("the merge is more than 30 days old"),
     "merge_already_undone": N_("the merge has already been undone"),
     "merge_undo_conflict": N_("changes made since the merge prevent it"),
 }
@@ -71,11 +71,42 @@ ACTIONS = {
     "account.merge_received": N_("Children received by a merge"),
     "account.merge_undone": N_("Merge undone"),
     "session.opened": N_("Parent signed in"),
+    "temporary_password.issued": N_("Temporary password issued by the school"),
     "guardian_link.created": N_("Child linked"),
     "guardian_link.removed": N_("Child unlinked"),
     "guardian_link.role_changed": N_("Link with a child changed"),
 }
 ACTORS = {"bot": N_("the bot"), "school": N_("the school"), "system": N_("the service")}
+DETAILS = {
+    "merge_id": N_("merge"),
+    "into": N_("into the account"),
+    "source": N_("former account"),
+    "target": N_("account kept"),
+    "added": N_("children added"),
+    "already_linked": N_("children already on the account"),
+    "roles_changed": N_("links changed"),
+    "student_ine": N_("student (INE)"),
+    "legal_guardian": N_("legal guardian"),
+    "previous_legal_guardian": N_("legal guardian before"),
+    "reason": N_("reason"),
+    "links_returned": N_("links given back"),
+    "uais": N_("schools (UAI)"),
+}
+
+
+def detail_lines(details: dict[str, object] | None) -> list[str]:
+    """An audit event's details as « label : value » in the agent's language (an unknown key as it is)."""
+    lines = []
+    for key, value in (details or {}).items():
+        label = _(DETAILS[key]) if key in DETAILS else key
+        if isinstance(value, bool):
+            shown = _("yes") if value else _("no")
+        elif isinstance(value, list):
+            shown = ", ".join(str(item) for item in value)
+        else:
+            shown = str(value)
+        lines.append(_("%(key)s: %(value)s") % {"key": label, "value": shown})
+    return lines
 
 
 def actor_label(actor: str | None) -> str:
@@ -112,6 +143,7 @@ def _common(**context: Any) -> dict[str, Any]:
         "account_url": account_url,
         "refusals": translated(REFUSALS),
         "actions": translated(ACTIONS),
+        "detail_lines": detail_lines,
         "not_found": None,
         "refusal": None,
         "details": [],
