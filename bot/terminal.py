@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
-from bot.console.cli import DEMO_LINE, demo_console
+from bot.console.cli import demo_console
 from conversations.deliveries import delivery_poller, running_poller
 from conversations.engine import Button, DialogEngine, Inbound, Outcome
 from conversations.i18n import N_, normalise_language, require_catalogs, translator
@@ -55,6 +55,7 @@ DEMO_BANNER = N_(
 )
 
 
+CONSOLE_LINE = N_("Agents' console (local demo sign-in): {url}")
 EVENT_DELIVERED = N_("⇢ propagated to the portals: {event}")
 
 
@@ -111,7 +112,7 @@ async def demo(database: Path, *, reset: bool, language: str | None) -> None:
                 engine, language=language, parent_prefix=_(PARENT_PREFIX), after_message=relay.drain
             )
             channel.show_text(_(DEMO_BANNER).format(url=service_url))
-            channel.show_text(DEMO_LINE.format(url=console_url))
+            channel.show_text(_(CONSOLE_LINE).format(url=console_url))
             async with running_poller(delivery_poller(engine, channel.show_delivery, CHANNEL_NAME)):
                 await channel.converse(opening_command="start" if first_run else "aide")
 

@@ -142,7 +142,7 @@ def test_rattacher_demo_from_the_wheel_answers_in_french_and_writes_only_its_dat
     assert "Bonjour\u00a0! Je vous aide à regrouper tous vos enfants" in demo.stdout
     assert "Connexion réussie avec le compte c.martin." in demo.stdout
     assert "Ces enfants ont été ajoutés à votre compte\u00a0:" in demo.stdout
-    assert "Console des conseillers (connexion locale de démonstration) : http://localhost:" in demo.stdout
+    assert "Console des conseillers (connexion locale de démonstration)\u00a0: http://localhost:" in demo.stdout
     assert "Hello" not in demo.stdout and "Login successful" not in demo.stdout
     assert [path.name for path in workdir.iterdir()] == ["var"], "nothing written beside ./var"
     assert {path.name for path in (workdir / "var").iterdir()} <= {

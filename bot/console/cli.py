@@ -89,7 +89,6 @@ async def running_console(settings: ConsoleSettings, **options: Any) -> AsyncIte
 
 
 DEMO_PORT = 8090
-DEMO_LINE = "Console des conseillers (connexion locale de démonstration) : {url}"
 
 
 @contextlib.asynccontextmanager
