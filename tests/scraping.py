@@ -14,14 +14,17 @@ class Scrape:
     """Every sample of one scrape."""
 
     samples: Samples
+    families: frozenset[str]  # every metric declared, with or without samples yet
 
     @classmethod
     def parse(cls, text: str) -> Scrape:
         samples: Samples = {}
+        families = set()
         for family in text_string_to_metric_families(text):
+            families.add(family.name)
             for sample in family.samples:
                 samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-        return cls(samples)
+        return cls(samples, frozenset(families))
 
     def value(self, name: str, **labels: str) -> float:
         """The sample with exactly these labels (0 when absent: a counter never incremented)."""
