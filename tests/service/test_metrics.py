@@ -103,3 +103,18 @@ async def test_a_metrics_token_is_required_when_set_and_two_apps_share_one_proce
     assert response.status == 401
     assert "rattacher_merges_total" in (await scrape(protected, METRICS_TOKEN)).names()
     assert "rattacher_merges_total" in (await scrape(open_one)).names()
+
+
+async def test_unknown_paths_share_one_label_and_raw_paths_never_appear(api: Api) -> None:
+    before = await scrape(api)
+    for path in ("/v1/nothing-here/12345", "/wp-admin/secret-path"):
+        response = await api.client.get(path)
+        assert response.status == 404
+    status, _ = await api.call("GET", "/v1/helpdesk/escalations/987654", client="agent")
+    after = await scrape(api)
+    latency = "rattacher_service_http_request_duration_seconds_count"
+    assert delta(before, after, latency, route="unmatched", method="GET", status="404") == 2
+    assert delta(before, after, "rattacher_service_errors_total", route="unmatched", code="not_found") == 2
+    templated = "/v1/helpdesk/escalations/{escalation_id}"
+    assert delta(before, after, latency, route=templated, method="GET", status=str(status)) == 1
+    assert not any("12345" in value or "987654" in value or "wp-admin" in value for value in after.label_values())
