@@ -30,6 +30,7 @@ LOGGER = logging.getLogger(__name__)
 SCRAPE_QUERY_TIMEOUT_SECONDS = 2.0
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 UNMATCHED_ROUTE = "unmatched"
+CANCELLED_STATUS = 499  # as nginx says of a request that ended before its answer
 
 HTTP_REQUESTS = Histogram(
     "rattacher_service_http_request_duration_seconds",
@@ -96,6 +97,7 @@ async def observe_requests(request: web.Request, handler: Handler) -> web.Stream
     """Latency, status and outcome of every request (inside json_errors: it still sees the error raised)."""
     started = time.perf_counter()
     code: str | None = None
+    status = CANCELLED_STATUS  # kept only when the handler is cancelled (shutdown past its bound)
     try:
         response = await handler(request)
         status = response.status

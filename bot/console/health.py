@@ -54,13 +54,16 @@ def add_routes(app: web.Application) -> None:
 async def observe_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Latency and status of every console request, by route template (never the raw path)."""
     started = time.perf_counter()
-    status = 500
+    status = 499  # kept only when the handler is cancelled (shutdown, or the agent left an event stream)
     try:
         response = await handler(request)
         status = response.status
         return response
     except web.HTTPException as exception:
         status = exception.status
+        raise
+    except Exception:
+        status = 500
         raise
     finally:
         resource = request.match_info.route.resource
