@@ -10,6 +10,7 @@ from bench.fake_bot_api import FakeBotApi
 from bot.health import serving_health
 from bot.telegram.application import build_application
 from bot.telegram.webhook import serving_webhook
+from conversations.runtime import create_dialog_database
 from tests.scraping import Scrape, delta
 from tests.telegram import merge_flow
 from tests.telegram.conftest import DemoService, channel_for, poller_for, real_engine, webhook_settings
@@ -61,13 +62,25 @@ async def test_the_webhook_server_counts_updates_by_step_and_kind_calls_and_429s
 
 
 async def test_the_polling_health_listener_serves_metrics_behind_the_token(demo_service: DemoService) -> None:
-    async with serving_health(
-        "127.0.0.1", 0, demo_service.url, demo_service.database_url, metrics_token=SecretStr(TOKEN)
-    ) as port:
-        url = f"http://127.0.0.1:{port}/metrics"
-        status, body = await scrape(url, None)
-        assert status == 401 and '"metrics_unauthorized"' in body
-        status, body = await scrape(url)
+    dialog_database = create_dialog_database(demo_service.database_url, 5.0, pool_size=3)
+    expected_size = dialog_database.pool.size()  # type: ignore[attr-defined]  # 3 on PostgreSQL, SQLite's default
+    try:
+        async with serving_health(
+            "127.0.0.1",
+            0,
+            demo_service.url,
+            demo_service.database_url,
+            metrics_token=SecretStr(TOKEN),
+            dialog_database=dialog_database,
+        ) as port:
+            url = f"http://127.0.0.1:{port}/metrics"
+            status, body = await scrape(url, None)
+            assert status == 401 and '"metrics_unauthorized"' in body
+            status, body = await scrape(url)
+    finally:
+        await dialog_database.dispose()
     assert status == 200
-    families = Scrape.parse(body).families
-    assert {"rattacher_bot_update_duration_seconds", "rattacher_bot_api_calls", "rattacher_db_pool_size"} <= families
+    scraped = Scrape.parse(body)
+    assert {"rattacher_bot_update_duration_seconds", "rattacher_bot_api_calls"} <= scraped.families
+    assert scraped.value("rattacher_db_pool_size", database="dialog") == expected_size
+    assert scraped.value("rattacher_db_pool_checked_out", database="dialog") == 0
