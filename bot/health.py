@@ -1,9 +1,9 @@
 """Health of a bot process: `/healthz` (alive) and `/readyz` (dialog database, its migrations, the account service).
 
-Webhook mode serves both on the webhook server; polling mode serves them on a small listener when
-RATTACHER_HEALTH_LISTEN_PORT is set. `/readyz` answers 200 when every check is `ok`, 503 otherwise, with the
-codes of conversations/health.py and, for the service, `ok`, `not_ready` (its own /readyz said 503) or
-`unreachable` (no answer in time, or an unexpected one).
+Webhook mode serves both (and /metrics, bot/telegram/metrics.py) on the webhook server; polling mode serves them
+on a small listener when RATTACHER_HEALTH_LISTEN_PORT is set. `/readyz` answers 200 when every check is `ok`,
+503 otherwise, with the codes of conversations/health.py and, for the service, `ok`, `not_ready` (its own
+/readyz said 503) or `unreachable` (no answer in time, or an unexpected one).
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ from typing import Literal
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.health import READINESS_TIMEOUT_SECONDS, CheckStatus, dialog_database_status
 from conversations.runtime import create_dialog_database
 from conversations.settings import DialogSettings
+from service.exposition import install_metrics, record_pool
 
 logger = logging.getLogger(__name__)
 
 ServiceStatus = Literal["ok", "not_ready", "unreachable"]
+DIALOG_DATABASE = "dialog"
 
 
 class BotReadiness(BaseModel):
@@ -100,28 +102,54 @@ async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def create_health_app(service_url: str, dialog_database_url: str | None = None) -> web.Application:
-    """/healthz and /readyz alone: the health listener of a polling bot."""
+def install_bot_metrics(app: web.Application, token: SecretStr | None, dialog_database: AsyncEngine | None) -> None:
+    """GET /metrics of a bot process: the dialog store's pool is read at scrape time."""
+
+    async def refresh() -> None:
+        if dialog_database is not None:
+            record_pool(DIALOG_DATABASE, dialog_database)
+
+    install_metrics(app, token, refresh)
+
+
+def create_health_app(
+    service_url: str,
+    dialog_database_url: str | None = None,
+    *,
+    metrics_token: SecretStr | None = None,
+    dialog_database: AsyncEngine | None = None,
+) -> web.Application:
+    """/healthz, /readyz and /metrics: the listener of a polling bot."""
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     install_readiness(app, service_url, dialog_database_url)
+    install_bot_metrics(app, metrics_token, dialog_database)
     return app
 
 
 @asynccontextmanager
 async def serving_health(
-    host: str, port: int | None, service_url: str, dialog_database_url: str | None = None
+    host: str,
+    port: int | None,
+    service_url: str,
+    dialog_database_url: str | None = None,
+    *,
+    metrics_token: SecretStr | None = None,
+    dialog_database: AsyncEngine | None = None,
 ) -> AsyncIterator[int | None]:
     """Serve the health listener on host:port while the block runs (port None: no listener); yields the port."""
     if port is None:
         yield None
         return
-    runner = web.AppRunner(create_health_app(service_url, dialog_database_url), access_log=None)
+    app = create_health_app(
+        service_url, dialog_database_url, metrics_token=metrics_token, dialog_database=dialog_database
+    )
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
         bound = runner.addresses[0][1]
-        logger.info("health listener on %s:%s (/healthz, /readyz)", host, bound)
+        logger.info("health listener on %s:%s (/healthz, /readyz, /metrics)", host, bound)
         yield bound
     finally:
         await runner.cleanup()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from conversations import handlers as h
 from conversations import helpdesk
 from conversations.commands import find_command
@@ -95,6 +97,11 @@ class DialogEngine:
     def settings(self) -> DialogSettings:
         return self._settings
 
+    @property
+    def database(self) -> AsyncEngine:
+        """The dialog store's engine (its pool's use is a metric)."""
+        return self._store.engine
+
     async def handle(self, inbound: Inbound) -> Outcome:
         """Apply one inbound message to its chat's dialog and return what to show."""
         async with self._store.chat(inbound.chat_key) as chat:
@@ -105,6 +112,7 @@ class DialogEngine:
             now = self._clock()
             step = record.state.step
             reads_secret = inbound.kind == "text" and step in SECRET_STEPS and record.state.helpdesk is None
+            input_kind = "password" if reads_secret else inbound.kind
             journey_due = starts_journey(record.state, now)
             inbound, payload = helpdesk.take_handoff_payload(inbound)
             turn = self._turn(record, inbound.language, now)
@@ -119,7 +127,9 @@ class DialogEngine:
                 ).text
             first_contact = record.version == 0
             if not await self._apply(turn, inbound, now, first_contact=first_contact, pasted_secret=pasted_secret):
-                return Outcome(replies=(), notice=turn.notice, delete_inbound=pasted_secret)
+                return Outcome(
+                    replies=(), notice=turn.notice, delete_inbound=pasted_secret, step=step, input_kind=input_kind
+                )
             if journey_due and turn.state.journey_started_at != now:
                 await start_journey(turn)
             outcome = Outcome(
@@ -127,6 +137,8 @@ class DialogEngine:
                 delete_inbound=reads_secret or pasted_secret,
                 expects_secret=expects_secret(turn.state),
                 notice=turn.notice,
+                step=step,
+                input_kind=input_kind,
             )
             record.state, record.credentials = turn.state, turn.credentials
             remember_exchange(record.state, inbound, outcome, now, parent_line)

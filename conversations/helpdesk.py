@@ -19,6 +19,7 @@ import re
 from datetime import datetime
 
 from conversations import handlers as h
+from conversations import metrics
 from conversations.commands import find_command
 from conversations.i18n import N_, normalise_language
 from conversations.messages import Inbound
@@ -109,7 +110,10 @@ def throttle_state(turn: Turn) -> ThrottleState | None:
 
 async def talk_to_agent(turn: Turn, _argument: str) -> Move:
     """/conseiller, « Parler à un conseiller »: one open escalation per chat; asking again says where it stands."""
-    receipt = await turn.service.escalate(turn.requester, escalation_request(turn))
+    request = escalation_request(turn)
+    receipt = await turn.service.escalate(turn.requester, request)
+    if receipt.created:
+        metrics.escalation_opened(request.reason)
     follow(turn, receipt)
     _ = turn._
     if receipt.created:

@@ -53,3 +53,5 @@ class Outcome:
     expects_secret: bool = False  # the next text is a password (terminal: read without echo)
     notice: str = ""  # short notice for a button press (Telegram: answerCallbackQuery text)
     handled: bool = True  # False: duplicate update_id, replies are the ones already sent
+    step: str = ""  # metrics: the step the inbound message arrived at (empty: no step applied it)
+    input_kind: str = ""  # metrics: the inbound's kind, or "password" when a step read it as one

@@ -10,7 +10,9 @@ from service import school_clients
 from service.context import context_for, hasher_from_settings
 from service.database import create_engine
 from service.domain import Clock, utc_now
+from service.exposition import install_metrics
 from service.handlers import OPENAPI_KEY, ROUTES
+from service.metrics import observe_requests, refresh_database_gauges
 from service.openapi import build_openapi
 from service.routing import CONTEXT_KEY, ClientDirectory, ClientKind, guarded, json_errors
 from service.school_clients import SchoolScope
@@ -43,11 +45,12 @@ def create_app(
     settings: ServiceSettings, *, clock: Clock = utc_now, hasher: CredentialHasher | None = None
 ) -> web.Application:
     """The service's application; the schema must already be up to date (see database.upgrade_schema)."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors, observe_requests])
     app[OPENAPI_KEY] = build_openapi(ROUTES, max_body_bytes=settings.max_body_bytes)
     directory = client_directory(settings)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route, directory))
+    install_metrics(app, settings.metrics_token, lambda: refresh_database_gauges(app[CONTEXT_KEY]))
     app.cleanup_ctx.append(_database(settings, clock, hasher or hasher_from_settings(settings)))
     app.on_shutdown.append(_end_long_polls)
     return app

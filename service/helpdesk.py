@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, tru
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import metrics
 from service.context import ServiceContext
 from service.domain import TEMPORARY_PASSWORD_ALPHABET
 from service.errors import EscalationEnded, EscalationNotHeld, EscalationTaken, NotFound, ServiceError
@@ -126,6 +127,8 @@ async def escalate(context: ServiceContext, request: EscalationRequest) -> Stand
             existing, await _position(session, existing), await _availability(context, session), created
         )
     context.helpdesk_pulse.fire()
+    if created:
+        metrics.escalation_opened(existing.reason)
     return standing
 
 
@@ -187,6 +190,7 @@ async def withdraw(context: ServiceContext, escalation_id: int) -> Standing:
         audit(session, now, "escalation.withdrawn", "bot", None, reference=escalation.reference)
         standing = Standing(escalation, None, await _availability(context, session))
     context.helpdesk_pulse.fire()
+    metrics.escalation_resolved(EscalationState.WITHDRAWN)
     return standing
 
 
@@ -446,6 +450,7 @@ async def hand_back(
             resume_point=resume_point.value,
         )
     context.helpdesk_pulse.fire()
+    metrics.escalation_resolved(EscalationState.HANDED_BACK)
     return escalation
 
 
@@ -466,6 +471,7 @@ async def close(context: ServiceContext, escalation_id: int, agent: Agent, outco
         _add_message(session, escalation, now, "agent", MessageKind.CLOSED, agent=agent, to_parent=True)
         audit(session, now, "escalation.closed", agent.actor, None, reference=escalation.reference, outcome=outcome)
     context.helpdesk_pulse.fire()
+    metrics.escalation_resolved(outcome.value)
     return escalation
 
 

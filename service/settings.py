@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     downstream_token_previous: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    # /metrics of every process (docs/operations.md): when set, a scrape sends `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
+    # The relay's listener (/healthz, /readyz, /metrics); unset port: none.
+    relay_health_listen_host: str = "127.0.0.1"
+    relay_health_listen_port: int | None = Field(default=None, ge=0, le=65535)
 
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)

@@ -29,6 +29,7 @@ from bench.fake_bot_api import FakeBotApi
 from bot.cli import build_parser
 from bot.telegram.settings import TelegramSettings
 from tests.relay.conftest import eventually, receiving
+from tests.scraping import Scrape
 from tests.telegram import merge_flow
 from tests.telegram.bot_api_schema import bot_api_schema
 from tests.telegram.conftest import AGENT_TOKEN, BOT_TOKEN, DEMO_FIXTURE, SERVICE_TOKEN, WEBHOOK_SECRET, free_port
@@ -44,6 +45,7 @@ LOCAL_PROGRAM = str(Path(sys.executable).parent / "rattacher")
 ENVIRONMENT_DIRECTORY = "/etc/rattacher/"
 RATTACHER_UNITS = sorted(path.name for path in UNITS.glob("rattacher-*.service") if "backup" not in path.name)
 SECRET_NAMES = re.compile(r"TOKEN|SECRET|PASSWORD")
+METRICS_TOKEN = "deployment-test-metrics-token"
 
 
 def unit_settings(unit: str) -> dict[str, list[str]]:
@@ -174,6 +176,16 @@ async def run_to_the_end(arguments: list[str], environment: dict[str, str], cwd:
     return output.decode()
 
 
+async def scrape(url: str) -> Scrape:
+    """A process's /metrics, with the token the examples require (refused without it)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as refused:
+            assert refused.status == 401, url
+        async with http.get(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as answer:
+            assert answer.status == 200, url
+            return Scrape.parse(await answer.text())
+
+
 async def wait_until_ready(url: str, timeout: float = 30) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(int(timeout * 10)):
@@ -220,6 +232,7 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
         service_token=SERVICE_TOKEN,
         agent_token=AGENT_TOKEN,
         downstream_token="deployment-test-downstream-token",
+        metrics_token=METRICS_TOKEN,
     )
     bot = environment_of(
         "rattacher-bot@.service",
@@ -231,8 +244,9 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
         webhook_secret_token=WEBHOOK_SECRET,
         service_url=f"http://127.0.0.1:{service_port}",
         service_token=SERVICE_TOKEN,
+        metrics_token=METRICS_TOKEN,
     )
-    console_port = free_port()
+    console_port, relay_port = free_port(), free_port()
     console = environment_of(
         "rattacher-console.service",
         console_port=str(console_port),
@@ -242,6 +256,7 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
         console_bot_username="rattacher_test_bot",
         console_oidc_client_secret="deployment-test-oidc-client-secret",
         console_session_secret="deployment-test-session-secret-of-at-least-32-characters",
+        console_metrics_token=METRICS_TOKEN,
     )
     logs: list[Path] = []
     async with receiving() as receiver, AsyncExitStack() as stack:
@@ -251,6 +266,8 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
             relay_webhook_url=receiver.url,
             relay_webhook_secret=receiver.secret,
             relay_poll_interval_seconds="0.1",
+            relay_health_listen_port=str(relay_port),
+            metrics_token=METRICS_TOKEN,
         )
         await stack.enter_async_context(balancer.running())
         for unit, environment, instance in [
@@ -277,6 +294,12 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
 
         await merge_flow.gather_camilles_children(parent)
         await eventually(lambda: len(receiver.delivered) == 3)
+        await wait_until_ready(f"http://127.0.0.1:{relay_port}/readyz")
+        scrapes = {
+            name: await scrape(f"http://127.0.0.1:{port}/metrics")
+            for name, port in [("service", service_port), ("relay", relay_port), ("console", console_port)]
+            + [(f"bot {port}", int(port)) for port in bot_ports]
+        }
 
     assert [event["type"] for event in receiver.delivered] == [
         "guardian_link.created",
@@ -284,6 +307,12 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
         "account.merged",
     ]
     assert {target for target, _ in balancer.routed} == set(balancer.targets), "both bot processes served updates"
+    assert scrapes["service"].value("rattacher_merges_total", outcome="applied") == 1
+    assert scrapes["relay"].total("rattacher_relay_deliveries_total", subscriber="webhook", outcome="delivered") >= 1
+    assert scrapes["relay"].value("rattacher_relay_dead_letters", subscriber="webhook") == 0
+    handled = [scrapes[f"bot {port}"].total("rattacher_bot_update_duration_seconds_count") for port in bot_ports]
+    assert all(count >= 1 for count in handled), handled
+    assert "rattacher_console_request_duration_seconds" in scrapes["console"].families
     merge_flow.assert_passwords_deleted(parent, CAMILLE.kept_password, CAMILLE.other_password)
     for log in logs:
         text = log.read_text()

@@ -12,7 +12,7 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from bot.console import filters, i18n
+from bot.console import filters, health, i18n
 from bot.console.oidc import OidcClient
 from bot.console.service_client import ConsoleServiceClient
 from bot.console.sessions import Clock, CookieCodec, utc_now
@@ -69,7 +69,13 @@ def create_app(
     """The console; its HTTP client sessions open and close with the app (one cleanup_ctx each)."""
     i18n.require_console_catalogs()
     app = web.Application(
-        middlewares=[security_headers_middleware, language_middleware, session_middleware, error_pages_middleware],
+        middlewares=[
+            health.observe_requests,
+            security_headers_middleware,
+            language_middleware,
+            session_middleware,
+            error_pages_middleware,
+        ],
         client_max_size=MAX_FORM_BYTES,
     )
     app[SETTINGS_KEY] = settings
@@ -80,6 +86,7 @@ def create_app(
     app.cleanup_ctx.append(_service_client(settings))
     if settings.oidc_issuer:
         app.cleanup_ctx.append(_oidc_client(settings))
+    health.add_routes(app)
     for view in views if views is not None else VIEWS:
         view.add_routes(app)
     app.router.add_static("/static", static_directory(), append_version=False)

@@ -67,6 +67,7 @@ class ConsoleSettings(BaseSettings):
 
     language: Literal["fr", "en"] = "fr"  # the console's language (agents may switch with the header's link)
 
+    metrics_token: SecretStr | None = None  # /metrics requires `Authorization: Bearer <it>` when set
     demo_sign_in: bool = False  # demo only: a local sign-in without OpenID Connect, refused unless on localhost
 
     @field_validator(

@@ -32,6 +32,7 @@ SESSION_CHANGED_KEY = web.RequestKey("console_session_changed", bool)
 SESSION_EXPIRED_KEY = web.RequestKey("console_session_expired", bool)
 CSRF_FIELD = "csrf_token"
 BACKGROUND_HEADER = "X-Console-Background"
+MACHINE_PATHS = ("/healthz", "/readyz", "/metrics")  # probes and the scraper: no session cookie
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -112,7 +113,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     current = codec.open_session(request.cookies.get(SESSION_COOKIE), moment, max_age)
     if current is None:
         current = Session()  # written back with the response: its CSRF token is in the page's forms
-        request[SESSION_CHANGED_KEY] = not request.path.startswith("/static/")
+        request[SESSION_CHANGED_KEY] = not (request.path.startswith("/static/") or request.path in MACHINE_PATHS)
     elif current.expired(moment, _idle(settings), _absolute(settings)):
         current = Session(flashes=[("warning", _("Your session has expired: sign in again."))])
         request[SESSION_EXPIRED_KEY] = True

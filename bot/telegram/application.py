@@ -21,6 +21,7 @@ from telegram.ext import (
 )
 
 from bot.telegram.channel import ALLOWED_UPDATES, CHANNEL_NAME, TelegramChannel
+from bot.telegram.metrics import CountingRateLimiter
 from bot.telegram.settings import TelegramSettings
 from conversations.commands import command_menu
 from conversations.deliveries import DeliveryPoller, PollingEngine, delivery_poller, running_poller
@@ -75,7 +76,7 @@ def build_application(
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
-        .rate_limiter(rate_limiter or in_process_rate_limiter(settings))
+        .rate_limiter(CountingRateLimiter(rate_limiter or in_process_rate_limiter(settings)))
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.max_concurrent_updates))
     )
     if not with_updater:

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
@@ -26,6 +27,7 @@ from telegram import (
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError
 
+from bot.telegram import metrics
 from conversations.engine import Button, Inbound, InboundKind, Outcome, Reply
 from conversations.i18n import N_, normalise_language, translator
 
@@ -152,20 +154,31 @@ class TelegramChannel:
 
     async def process(self, update: Update, bot: Bot) -> None:
         """Handle one update; raises DeliveryFailed when Telegram could not be reached."""
+        started = time.perf_counter()
+        try:
+            outcome = await self._applied(update, bot)
+        except Exception as error:
+            metrics.UPDATE_ERRORS.labels(error=type(error).__name__).inc()
+            raise
+        metrics.update_handled(outcome, time.perf_counter() - started)
+
+    async def _applied(self, update: Update, bot: Bot) -> Outcome | None:
+        """The dialog's outcome once rendered; None when no dialog saw the update (a group, nothing to read)."""
         chat = update.effective_chat
         if chat is None:
-            return
+            return None
         if chat.type != Chat.PRIVATE:
             await self._point_to_private_chat(update, bot)
-            return
+            return None
         inbound = inbound_from_update(update)
         if inbound is None:
-            return
+            return None
         outcome = await self._engine.handle(inbound)
         try:
             await self._render(update, chat.id, outcome, bot)
         except Forbidden:
             logger.info("Chat %s blocked the bot: replies dropped", chat.id)
+        return outcome
 
     async def send_outcome(self, bot: Bot, key: str, outcome: Outcome) -> None:
         """Show in a chat what the helpdesk sent (the deliveries poller); raises DeliveryFailed to try again later.

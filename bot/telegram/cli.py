@@ -138,9 +138,15 @@ async def serve_bot(settings: TelegramSettings, stop: asyncio.Event, *, poll_wai
         )
         poller = helpdesk_poller(engine, channel, application)
         if settings.webhook_url:
-            await serve_webhook(application, channel, settings, stop, poller)
+            await serve_webhook(application, channel, settings, stop, poller, engine.database)
         else:
-            async with serving_health(settings.health_listen_host, settings.health_listen_port, settings.service_url):
+            async with serving_health(
+                settings.health_listen_host,
+                settings.health_listen_port,
+                settings.service_url,
+                metrics_token=settings.metrics_token,
+                dialog_database=engine.database,
+            ):
                 await serve_polling(application, settings, stop, poller)
 
 

@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 
-from bot.health import install_readiness
+from bot.health import install_bot_metrics, install_readiness
 from bot.telegram.application import BotApplication, register_commands
 from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
 from bot.telegram.settings import TelegramSettings
@@ -35,9 +36,12 @@ SECRET_TOKENS = web.AppKey("webhook_secret_tokens", tuple)
 
 
 def create_webhook_app(
-    application: BotApplication, channel: TelegramChannel, settings: TelegramSettings
+    application: BotApplication,
+    channel: TelegramChannel,
+    settings: TelegramSettings,
+    dialog_database: AsyncEngine | None = None,
 ) -> web.Application:
-    """The webhook endpoint (at the public URL's path), /healthz and /readyz (bot/health.py)."""
+    """The webhook endpoint (at the public URL's path), /healthz, /readyz and /metrics (bot/health.py)."""
     assert settings.webhook_secret_token is not None
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[APPLICATION] = application
@@ -47,6 +51,7 @@ def create_webhook_app(
     app.router.add_post(settings.webhook_path, receive_update)
     app.router.add_get("/healthz", healthz)
     install_readiness(app, settings.service_url)
+    install_bot_metrics(app, settings.metrics_token, dialog_database)
     return app
 
 
@@ -78,6 +83,7 @@ async def serving_webhook(
     channel: TelegramChannel,
     settings: TelegramSettings,
     poller: DeliveryPoller | None = None,
+    dialog_database: AsyncEngine | None = None,
 ) -> AsyncIterator[web.AppRunner]:
     """Listen locally, register the public URL with setWebhook, poll the helpdesk's deliveries; yields the runner."""
     assert settings.webhook_url is not None and settings.webhook_secret_token is not None
@@ -86,7 +92,8 @@ async def serving_webhook(
         # keep-alive connections close, requests in flight get drain_timeout_seconds to finish; those still running
         # then are cancelled unanswered, and Telegram delivers them again (webhook.py's docstring: no double step).
         runner = web.AppRunner(
-            create_webhook_app(application, channel, settings), shutdown_timeout=settings.drain_timeout_seconds
+            create_webhook_app(application, channel, settings, dialog_database),
+            shutdown_timeout=settings.drain_timeout_seconds,
         )
         await runner.setup()
         try:
@@ -117,7 +124,8 @@ async def serve_webhook(
     settings: TelegramSettings,
     stop: asyncio.Event,
     poller: DeliveryPoller | None = None,
+    dialog_database: AsyncEngine | None = None,
 ) -> None:
     """Serve the webhook until `stop` is set. The webhook stays registered for the others."""
-    async with serving_webhook(application, channel, settings, poller):
+    async with serving_webhook(application, channel, settings, poller, dialog_database):
         await stop.wait()

@@ -15,6 +15,7 @@ from service.cli import SETTINGS_ERROR_EXIT, settings_from_environment
 from service.database import prepare_schema
 from service.relay import outbox
 from service.relay.events import EVENT_TYPES
+from service.relay.listener import serving_listener
 from service.relay.runner import (
     CONSOLE,
     SETTINGS_AMQP,
@@ -90,8 +91,9 @@ async def _relay_until_signalled(settings: ServiceSettings) -> None:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     await prepare_schema(settings.database_url, auto_migrate=settings.auto_migrate)
-    async with running_relay(settings) as relay:
-        print(f"Rattacher relay {relay.owner} running (Ctrl-C to stop)", flush=True)
+    async with running_relay(settings) as relay, serving_listener(relay.context, settings) as port:
+        listening = f", /healthz /readyz /metrics on port {port}" if port is not None else ""
+        print(f"Rattacher relay {relay.owner} running{listening} (Ctrl-C to stop)", flush=True)
         await stop.wait()
     print("stopped", flush=True)
 

@@ -276,14 +276,22 @@ async def _claimed(session: AsyncSession, delivery_ids: list[int]) -> list[Claim
 
 async def record(
     session: AsyncSession, results: Sequence[Result], owner: str, now: dt.datetime, policy: RetryPolicy
-) -> None:
-    """Write each result and end its lease (only while this relay still holds it)."""
+) -> list[str]:
+    """Write each result and end its lease (only while this relay still holds it).
+
+    Returns the state each attempted delivery was left in: delivered, pending (a retry later) or dead.
+    """
+    states = []
     for result in results:
+        values = _result_values(result, now, policy)
         await session.execute(
             update(RelayDelivery)
             .where(RelayDelivery.id == result.claimed.delivery_id, RelayDelivery.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None, **_result_values(result, now, policy))
+            .values(lease_owner=None, lease_expires_at=None, **values)
         )
+        if result.outcome is not None:
+            states.append(str(values.get("state", DeliveryState.PENDING)))
+    return states
 
 
 def _result_values(result: Result, now: dt.datetime, policy: RetryPolicy) -> dict[str, Any]:

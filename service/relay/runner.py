@@ -20,6 +20,7 @@ from service.context import ServiceContext, context_for, hasher_from_settings
 from service.database import create_engine
 from service.domain import Clock, utc_now
 from service.models import RelaySubscriber
+from service.relay import metrics as relay_metrics
 from service.relay import outbox
 from service.relay.amqp import AmqpPublisher
 from service.relay.outbox import Claimed, ManagedBy, Result, SubscriberKind, SubscriberSpec
@@ -202,7 +203,8 @@ class Relay:
         deadline = time.monotonic() + delivery_window_seconds(settings)
         results = await self._deliver_in_order(self.senders[subscriber_id][1], claimed, deadline)
         async with self.context.transaction() as session:
-            await outbox.record(session, results, self.owner, self.context.clock(), retry_policy(settings))
+            states = await outbox.record(session, results, self.owner, self.context.clock(), retry_policy(settings))
+        relay_metrics.count_deliveries(self.senders[subscriber_id][0].name, states)
         delivered = sum(1 for result in results if isinstance(result.outcome, Delivered))
         LOGGER.info(
             "%s: %d event(s) delivered of %d claimed", self.senders[subscriber_id][0].name, delivered, len(results)

@@ -7,6 +7,7 @@ import secrets
 
 from aiohttp import web
 
+from bot.console.health import SIGN_IN_REFUSALS, SIGN_INS
 from bot.console.i18n import _
 from bot.console.oidc import SignInFailed, decide, identity_from
 from bot.console.service_client import MAX_FIRST_NAME_LENGTH, AgentIdentity
@@ -65,6 +66,7 @@ async def signin_start(request: web.Request) -> web.Response:
         target = await client.authorization_url(sign_in)
     except SignInFailed as error:
         logger.warning("identity provider unusable: %s", error.code)
+        SIGN_IN_REFUSALS.labels(reason="provider_unavailable").inc()
         raise provider_unavailable(request) from error
     response = web.HTTPFound(target)
     response.set_cookie(
@@ -87,6 +89,7 @@ async def callback(request: web.Request) -> web.Response:
     sign_in = request.app[COOKIES_KEY].open_sign_in(request.cookies.get(SIGN_IN_COOKIE), now(request))
     state, code = request.query.get("state"), request.query.get("code")
     if sign_in is None or not state or not secrets.compare_digest(state.encode(), sign_in.state.encode()):
+        SIGN_IN_REFUSALS.labels(reason="interrupted").inc()
         raise error_page(
             request,
             400,
@@ -94,6 +97,7 @@ async def callback(request: web.Request) -> web.Response:
             _("Signing in took too long or was started elsewhere. Start again from the sign-in page."),
         )
     if request.query.get("error") or not code:
+        SIGN_IN_REFUSALS.labels(reason="cancelled").inc()
         raise error_page(
             request,
             403,
@@ -104,6 +108,7 @@ async def callback(request: web.Request) -> web.Response:
         claims = await request.app[OIDC_KEY].claims(code, sign_in, now(request))
     except SignInFailed as error:
         logger.warning("sign-in refused: %s", error.code)
+        SIGN_IN_REFUSALS.labels(reason=error.code).inc()
         raise error_page(
             request,
             403,
@@ -116,10 +121,12 @@ async def callback(request: web.Request) -> web.Response:
     decision = decide(claims, settings)
     if not decision.allowed:
         logger.info("agent refused by the console's rules")
+        SIGN_IN_REFUSALS.labels(reason="not_allowed").inc()
         response = render(request, "refused.html", {"email": decision.email}, status=403)
         response.del_cookie(SIGN_IN_COOKIE, path="/auth/callback")
         return response
     open_session(request, identity_from(claims, decision), demo=False)
+    SIGN_INS.labels(method="oidc").inc()
     response = web.HTTPFound(safe_next(sign_in.next_path))
     response.del_cookie(SIGN_IN_COOKIE, path="/auth/callback")
     raise response
@@ -136,6 +143,7 @@ async def demo_signin(request: web.Request) -> web.Response:
     form = await request.post()
     check_csrf(request, form)
     if not demo_allowed(request):
+        SIGN_IN_REFUSALS.labels(reason="demo_refused").inc()
         raise error_page(
             request, 403, _("Access refused"), _("The local sign-in only exists in the demo, on this computer.")
         )
@@ -143,6 +151,7 @@ async def demo_signin(request: web.Request) -> web.Response:
     subject = DEMO_SUBJECT_PREFIX + "".join(c for c in first_name.lower() if c.isascii() and c.isalnum())[:40]
     agent = AgentIdentity(subject=subject, first_name=first_name, supervisor=form.get("supervisor") == "1")
     open_session(request, agent, demo=True)
+    SIGN_INS.labels(method="demo").inc()
     raise web.HTTPFound(safe_next(str(form.get("next", "/"))))
 
 
