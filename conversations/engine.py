@@ -119,7 +119,9 @@ class DialogEngine:
                 ).text
             first_contact = record.version == 0
             if not await self._apply(turn, inbound, now, first_contact=first_contact, pasted_secret=pasted_secret):
-                return Outcome(replies=(), notice=turn.notice, delete_inbound=pasted_secret)
+                return Outcome(
+                    replies=(), notice=turn.notice, notice_alert=turn.notice_alert, delete_inbound=pasted_secret
+                )
             if journey_due and turn.state.journey_started_at != now:
                 await start_journey(turn)
             outcome = Outcome(
@@ -127,6 +129,7 @@ class DialogEngine:
                 delete_inbound=reads_secret or pasted_secret,
                 expects_secret=expects_secret(turn.state),
                 notice=turn.notice,
+                notice_alert=turn.notice_alert,
             )
             record.state, record.credentials = turn.state, turn.credentials
             remember_exchange(record.state, inbound, outcome, now, parent_line)
@@ -296,7 +299,7 @@ def stale_notice(turn: Turn, action: str) -> str:
     _ = turn._
     if action == "apply" and turn.state.completed is not None:
         return _("This is already done: the children were added to your account.")
-    if action == "continue" and turn.state.step in {Step.GUARDIAN, Step.CHOOSE_ROLES}:
+    if action == "continue" and turn.state.step == Step.CHOOSE_ROLES:
         return _("Already taken into account.")
     return _("This button is no longer valid. Please use the buttons of the last message.")
 
@@ -451,6 +454,7 @@ def outcome_from_payload(payload: dict[str, Any]) -> Outcome:
         delete_inbound=payload["delete_inbound"],
         expects_secret=payload["expects_secret"],
         notice=payload["notice"],
+        notice_alert=payload.get("notice_alert", False),
         handled=False,
     )
 

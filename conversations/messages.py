@@ -52,4 +52,5 @@ class Outcome:
     delete_inbound: bool = False  # the inbound message carried a secret: delete it now
     expects_secret: bool = False  # the next text is a password (terminal: read without echo)
     notice: str = ""  # short notice for a button press (Telegram: answerCallbackQuery text)
+    notice_alert: bool = False  # the notice is an explanation to read (Telegram: a pop-up), not a toast
     handled: bool = True  # False: duplicate update_id, replies are the ones already sent
