@@ -216,3 +216,17 @@ async def test_a_chat_stored_at_a_removed_step_resumes_at_the_portal_form(
     await chat.press("Ajouter ces élèves")
     assert "Ces enfants ont été ajoutés à votre compte" in chat.last_text
     assert fake_service.merges_applied == 1
+
+
+async def test_an_active_other_account_is_said_to_close_in_the_same_message_as_the_form(
+    chat: Chat, fake_service: FakeAccountService
+) -> None:
+    fake_service.accounts["c.martin7"].status = "active"
+    await reach_roles(chat)
+    [form] = chat.last.replies
+    assert (
+        "Ce compte est actif. Après le regroupement, il sera fermé et vous utiliserez seulement le compte c.martin."
+        in (form.text)
+    )
+    assert "le compte c.martin7 sera fermé et ses enfants rejoindront votre compte c.martin" in form.text
+    assert "Ajouter ces élèves à mon compte" in [button.label for row in form.buttons for button in row]
