@@ -49,27 +49,24 @@ class Step:
 
 
 def merge_steps(family: Family) -> list[Step]:
-    """/start → « Link a child » → both accounts → one role question per child → apply."""
+    """/start (the welcome asks the identifier kept) → both accounts → the portal's form → apply: 6 steps."""
     _ = translator("fr")
     n_ = plural_translator("fr")
-    guardian = _("Are you the legal guardian of {child}?").split("{child}")[0]
-    link, cont, yes = _("Link a child"), _("Continue"), _("Yes")
+    welcome = _(
+        "To link a child, first log in with the account you want to keep. "
+        "If you have two active accounts, use the one you want to keep.\n"
+        "“Identifier”: type the identifier of this account."
+    )
     apply = _("Add these students to my account")
-    steps = [
-        Step("text", "/start", _("What would you like to do?"), link),
-        Step("button", link, ""),
+    done = n_("Done! This child was added to your account:", "Done! These children were added to your account:", 2)
+    return [
+        Step("text", "/start", welcome),
         Step("text", family.kept, family.kept),
         Step("password", family.kept_password, _("Login successful with the account {identifier}.").split("{")[0]),
         Step("text", family.other, family.other),
-        Step("password", family.other_password, _("Is this the right account?"), cont),
-        Step("button", cont, guardian, yes),
+        Step("password", family.other_password, apply, apply),
+        Step("button", apply, done.split(":")[0]),
     ]
-    for _child in family.children[1:]:
-        steps.append(Step("button", yes, guardian, yes))
-    steps.append(Step("button", yes, apply, apply))
-    done = n_("Done! This child was added to your account:", "Done! These children were added to your account:", 2)
-    steps.append(Step("button", apply, done.split(":")[0]))
-    return steps
 
 
 class BenchBotApi(FakeBotApi):

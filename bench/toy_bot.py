@@ -1,8 +1,9 @@
 """The benchmark's yardstick: a minimal in-memory python-telegram-bot `ConversationHandler` bot.
 
-Same merge flow as Rattacher (identifier, password, other account, temporary password, one role
-question per child, apply), the same argon2id verification (hashes made at the service's parameters)
-and the same `AIORateLimiter`, but everything in memory, in one process, with no service behind it.
+Same merge flow and texts as Rattacher (the welcome asks the identifier kept, its password, the other
+account, its temporary password, the account found with the portal's form, apply), the same argon2id
+verification (hashes made at the service's parameters) and the same `AIORateLimiter`, but everything
+in memory, in one process, with no service behind it.
 Run by `rattacher bench` as `python -m bench.toy_bot FAMILIES.json`; it serves a webhook.
 """
 
@@ -40,7 +41,7 @@ from telegram.warnings import PTBUserWarning
 from conversations.i18n import plural_translator, translator
 
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MENU, IDENTIFIER, PASSWORD, OTHER_IDENTIFIER, OTHER_PASSWORD, CONFIRM, ROLES = range(7)
+IDENTIFIER, PASSWORD, OTHER_IDENTIFIER, OTHER_PASSWORD, ROLES = range(5)
 _ = translator("fr")
 n_ = plural_translator("fr")
 
@@ -93,41 +94,59 @@ def user_data(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
     return context.user_data
 
 
+def role_line(child: str, legal_guardian: bool) -> str:
+    role = _("legal guardian") if legal_guardian else _("not the legal guardian")
+    return _("• {child} — {role}").format(child=child, role=role)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """/start: the menu."""
+    """/start: the welcome, which asks the identifier of the account to keep."""
     assert update.effective_message is not None
-    await update.effective_message.reply_text(
-        _("What would you like to do?"), reply_markup=keyboard([(_("Link a child"), "link")])
+    user_data(context).clear()
+    greeting = _(
+        "Hello! I help you gather all your children under one account of the parents' portal.\n"
+        "You need the identifier and the temporary password of the other account: the school gives them to you.\n"
+        "Both accounts must have exactly the same last name and first name."
     )
-    return MENU
-
-
-async def link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """« Link a child »: ask for the identifier of the account to keep (the menu edited in place)."""
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    await update.callback_query.edit_message_text("Quel est l'identifiant du compte que vous gardez ?")
+    question = _(
+        "To link a child, first log in with the account you want to keep. "
+        "If you have two active accounts, use the one you want to keep.\n"
+        "“Identifier”: type the identifier of this account."
+    )
+    markup = keyboard([(_("My children"), "kids")], [(_("Talk to an agent"), "agent")])
+    await update.effective_message.reply_text(f"{greeting}\n\n{question}", reply_markup=markup)
     return IDENTIFIER
 
 
-async def ask_password(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, next_state: int) -> int:
-    assert update.effective_message is not None and update.effective_message.text is not None
-    identifier = update.effective_message.text.strip()
-    user_data(context)[key] = identifier
-    await update.effective_message.reply_text(f"Tapez le mot de passe du compte {identifier}.")
-    return next_state
-
-
 async def identifier(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    return await ask_password(update, context, "kept", PASSWORD)
+    """The identifier of the account to keep: ask its password."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    kept = user_data(context)["kept"] = message.text.strip()
+    question = _(
+        "“Password”: type the password of the account {identifier}.\n"
+        "I do not keep it: I only pass it on to the portal to check it."
+    )
+    await message.reply_text(question.format(identifier=kept))
+    return PASSWORD
 
 
 async def other_identifier(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    return await ask_password(update, context, "other", OTHER_PASSWORD)
+    """The identifier of the other account: ask its temporary password."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    other = user_data(context)["other"] = message.text.strip()
+    question = _(
+        "“Password”: type the password of the account {identifier}: the temporary password from the school, "
+        "or its current password if it is already active.\n"
+        "I do not keep it: I only pass it on to the portal to check it."
+    )
+    await message.reply_text(question.format(identifier=other))
+    return OTHER_PASSWORD
 
 
 async def password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Verify the kept account's password, delete the message that carried it."""
+    """Verify the kept account's password, delete the message that carried it; « Mes enfants », the other account."""
     message = update.effective_message
     assert message is not None and message.text is not None
     kept = user_data(context)["kept"]
@@ -137,12 +156,47 @@ async def password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         await message.reply_text("Ce mot de passe ne fonctionne pas. Tapez-le à nouveau.")
         return PASSWORD
     logged_in = _("Login successful with the account {identifier}.").format(identifier=kept)
-    await message.reply_text(f"{logged_in}\nQuel est l'identifiant de l'autre compte ?")
+    listing = _("“My children” on the account {identifier}:").format(identifier=kept)
+    lines = "\n".join(role_line(child, True) for child in account.children)
+    question = _(
+        "“Find the account”\n“Identifier”: type the identifier of the other account, the one the school gave you."
+    )
+    await message.reply_text(f"{logged_in}\n\n{listing}\n{lines}\n\n{question}")
     return OTHER_IDENTIFIER
 
 
+def form(context: ContextTypes.DEFAULT_TYPE) -> tuple[str, InlineKeyboardMarkup]:
+    """The account found, its children and the portal's form, as the checkboxes stand."""
+    data = user_data(context)
+    children = state_of(context).accounts[data["other"]].children
+    roles: dict[str, bool] = data["roles"]
+    found = n_(
+        "I found the account {identifier}. It holds {count} child:",
+        "I found the account {identifier}. It holds {count} children:",
+        len(children),
+    ).format(identifier=data["other"], count=len(children))
+    lines = "\n".join(role_line(child, roles[child]) for child in children)
+    text = _(
+        "“Add students from another account”\n"
+        "If you are not the legal guardian of a student, press their line to tick the box.\n"
+        "Then press “Add these students to my account”: the account {source} will be closed "
+        "and its children will join your account {target}."
+    ).format(source=data["other"], target=data["kept"])
+    checkbox = _("{child} · {mark} I am not this student's legal guardian")
+    rows = [
+        [(checkbox.format(child=child, mark="☐" if roles[child] else "☑"), f"t:{number}")]
+        for number, child in enumerate(children)
+    ]
+    rows += [
+        [(_("What is a legal guardian?"), "legal")],
+        [(_("Add these students to my account"), "apply")],
+        [(_("Cancel"), "cancel")],
+    ]
+    return f"{found}\n{lines}\n\n{text}", keyboard(*rows)
+
+
 async def other_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Verify the other account's temporary password; show its children."""
+    """Verify the other account's temporary password; the account found and the portal's form, in one message."""
     message = update.effective_message
     assert message is not None and message.text is not None
     data = user_data(context)
@@ -151,54 +205,38 @@ async def other_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if account is None:
         await message.reply_text("Ce mot de passe ne fonctionne pas. Tapez-le à nouveau.")
         return OTHER_PASSWORD
-    data["roles"] = {}
-    children = "\n".join(f"• {child}" for child in account.children)
-    await message.reply_text(
-        f"{children}\n{_('Is this the right account?')}", reply_markup=keyboard([(_("Continue"), "continue")])
-    )
-    return CONFIRM
-
-
-async def ask_role(query_message: Any, context: ContextTypes.DEFAULT_TYPE, *, edit: bool) -> int:
-    """The next child's role question, or the summary with « Add these students »."""
-    data = user_data(context)
-    children = state_of(context).accounts[data["other"]].children
-    pending = [child for child in children if child not in data["roles"]]
-    if pending:
-        text = _("Are you the legal guardian of {child}?").format(child=pending[0])
-        markup = keyboard([(_("Yes"), "role:yes"), (_("No"), "role:no")])
-    else:
-        text = "\n".join(f"• {child}" for child in children)
-        markup = keyboard([(_("Add these students to my account"), "apply")])
-    if edit:
-        await query_message.edit_text(text, reply_markup=markup)
-    else:
-        await query_message.reply_text(text, reply_markup=markup)
+    data["roles"] = dict.fromkeys(account.children, True)
+    text, markup = form(context)
+    await message.reply_text(text, reply_markup=markup)
     return ROLES
 
 
-async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    return await ask_role(update.callback_query.message, context, edit=False)
-
-
-async def role(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """A child's checkbox: flip it, the form edited in place."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    await query.answer()
+    assert query is not None and query.data is not None and query.message is not None
+    await query.answer(_("Noted."))
     data = user_data(context)
-    children = state_of(context).accounts[data["other"]].children
-    pending = [child for child in children if child not in data["roles"]]
-    if pending:
-        data["roles"][pending[0]] = query.data == "role:yes"
-    return await ask_role(query.message, context, edit=True)
+    child = state_of(context).accounts[data["other"]].children[int(query.data.partition(":")[2])]
+    data["roles"][child] = not data["roles"][child]
+    text, markup = form(context)
+    await query.edit_message_text(text, reply_markup=markup)
+    return ROLES
+
+
+async def legal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """« Qu'est-ce qu'un représentant légal ? »: a pop-up."""
+    assert update.callback_query is not None
+    definition = _("The legal guardian is the parent or the person who exercises parental authority over the child.")
+    not_sure = _("Not sure? Ask the school, or type /agent to talk to an agent.")
+    await update.callback_query.answer(f"{definition}\n{not_sure}", show_alert=True)
+    return ROLES
 
 
 async def apply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Move the children to the kept account, in memory."""
+    """Move the children to the kept account, in memory; say so in a new message."""
     query = update.callback_query
-    assert query is not None
+    assert query is not None and query.message is not None
     await query.answer()
     data = user_data(context)
     accounts = state_of(context).accounts
@@ -206,7 +244,9 @@ async def apply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     accounts[data["kept"]].children.extend(moved)
     accounts[data["other"]].children = []
     done = n_("Done! This child was added to your account:", "Done! These children were added to your account:", 2)
-    await query.edit_message_text(done + "\n" + "\n".join(f"• {child}" for child in moved))
+    lines = "\n".join(role_line(child, data["roles"][child]) for child in moved)
+    markup = keyboard([(_("Add students from another account"), "add")], [(_("My children"), "kids")])
+    await context.bot.send_message(query.message.chat.id, f"{done}\n{lines}", reply_markup=markup)
     data.clear()
     return ConversationHandler.END
 
@@ -229,14 +269,13 @@ def build(token: str, base_url: str, accounts: dict[str, Account]) -> Applicatio
         conversation = ConversationHandler(
             entry_points=[CommandHandler("start", start)],
             states={
-                MENU: [CallbackQueryHandler(link, pattern="^link$")],
                 IDENTIFIER: [MessageHandler(text, identifier)],
                 PASSWORD: [MessageHandler(text, password)],
                 OTHER_IDENTIFIER: [MessageHandler(text, other_identifier)],
                 OTHER_PASSWORD: [MessageHandler(text, other_password)],
-                CONFIRM: [CallbackQueryHandler(confirm, pattern="^continue$")],
                 ROLES: [
-                    CallbackQueryHandler(role, pattern="^role:"),
+                    CallbackQueryHandler(toggle, pattern="^t:"),
+                    CallbackQueryHandler(legal, pattern="^legal$"),
                     CallbackQueryHandler(apply, pattern="^apply$"),
                 ],
             },

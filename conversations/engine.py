@@ -128,7 +128,12 @@ class DialogEngine:
             first_contact = record.version == 0
             if not await self._apply(turn, inbound, now, first_contact=first_contact, pasted_secret=pasted_secret):
                 return Outcome(
-                    replies=(), notice=turn.notice, delete_inbound=pasted_secret, step=step, input_kind=input_kind
+                    replies=(),
+                    notice=turn.notice,
+                    notice_alert=turn.notice_alert,
+                    delete_inbound=pasted_secret,
+                    step=step,
+                    input_kind=input_kind,
                 )
             if journey_due and turn.state.journey_started_at != now:
                 await start_journey(turn)
@@ -137,6 +142,7 @@ class DialogEngine:
                 delete_inbound=reads_secret or pasted_secret,
                 expects_secret=expects_secret(turn.state),
                 notice=turn.notice,
+                notice_alert=turn.notice_alert,
                 step=step,
                 input_kind=input_kind,
             )
@@ -308,7 +314,7 @@ def stale_notice(turn: Turn, action: str) -> str:
     _ = turn._
     if action == "apply" and turn.state.completed is not None:
         return _("This is already done: the children were added to your account.")
-    if action == "continue" and turn.state.step in {Step.GUARDIAN, Step.CHOOSE_ROLES}:
+    if action == "continue" and turn.state.step == Step.CHOOSE_ROLES:
         return _("Already taken into account.")
     return _("This button is no longer valid. Please use the buttons of the last message.")
 
@@ -463,6 +469,7 @@ def outcome_from_payload(payload: dict[str, Any]) -> Outcome:
         delete_inbound=payload["delete_inbound"],
         expects_secret=payload["expects_secret"],
         notice=payload["notice"],
+        notice_alert=payload.get("notice_alert", False),
         handled=False,
     )
 

@@ -47,9 +47,10 @@ from conversations.text_input import (
 )
 from conversations.turn import Move, Turn
 from conversations.typed_password import broken_rules, digest_password, matches_digest
-from conversations.understanding import Meaning, Reading
+from conversations.understanding import Expectation, Meaning, Reading, understand
 from conversations.wording import (
     LEGAL_GUARDIAN_DEFINITION,
+    NOT_SURE_OF_THE_ROLE,
     credential_identifier,
     greet,
     password_rules_list,
@@ -203,6 +204,20 @@ async def show_children(turn: Turn, _argument: str) -> Move:
         return Move.enter(Step.LOGIN_IDENTIFIER)
     await list_children(turn)
     return Move.enter(Step.MY_CHILDREN)
+
+
+async def read_welcome_text(turn: Turn, text: str, reading: Reading) -> Move:
+    """The welcome asks the identifier of the account to keep: an identifier logs in to link a child.
+
+    A sentence is read as at a menu (« je veux ajouter mon fils », « voir mes enfants »). Logged in,
+    the welcome is the menu: no identifier is read there.
+    """
+    if reading.meaning == Meaning.DATA and not turn.logged_in:
+        turn.state.wants_merge = True
+        return await read_login_identifier(turn, text, reading)
+    if reading.meaning in {Meaning.DATA, Meaning.UNKNOWN}:
+        reading = understand(text, Expectation.MENU)
+    return await read_menu_text(turn, text, reading)
 
 
 async def read_menu_text(turn: Turn, _text: str, reading: Reading) -> Move:
@@ -432,60 +447,47 @@ async def read_source_password(turn: Turn, text: str, _reading: Reading) -> Move
             )
             for child in preview.children
         ],
+        idempotency_key=uuid.uuid4().hex,
     )
-    return Move.enter(Step.CONFIRM_SOURCE)
+    return Move.enter(Step.CHOOSE_ROLES)
 
 
-async def read_confirmation(turn: Turn, _text: str, reading: Reading) -> Move:
-    """« Est-ce le bon compte ? »: yes continues; no (any negation) stops the addition."""
-    if reading.meaning == Meaning.YES:
-        return await continue_to_roles(turn, "")
-    if reading.meaning == Meaning.NO:
-        return await cancel_step(turn, "")
-    return not_understood(turn)
+# --- the portal's form: the account found, its children, the checkbox of each -----------------------
 
 
-async def continue_to_roles(turn: Turn, _argument: str) -> Move:
-    """« Continuer »: ask the role of each new child; the merge key is fixed here, once."""
+async def show_form(turn: Turn, _argument: str) -> Move:
+    """Show the portal's form again (a button of an older version's question, « Continuer » or « Oui »)."""
     pending = pending_merge(turn)
     pending.idempotency_key = pending.idempotency_key or uuid.uuid4().hex
-    pending.asked = 0
-    return Move.enter(Step.GUARDIAN if pending.to_ask() else Step.CHOOSE_ROLES)
+    return Move.stay()
 
 
-# --- the legal guardian of each child -------------------------------------------------------------
-
-
-async def read_guardian_answer(turn: Turn, _text: str, reading: Reading) -> Move:
-    """« Oui » / « Non » / « Je ne sais pas » for the child asked about."""
-    answers = {Meaning.YES: "yes", Meaning.NO: "no", Meaning.DONT_KNOW: "unsure", Meaning.ASK_LEGAL_GUARDIAN: "unsure"}
-    if reading.meaning in answers:
-        return await answer_guardian(turn, answers[reading.meaning])
-    return not_understood(turn)
-
-
-async def answer_guardian(turn: Turn, answer: str) -> Move:
-    """Record the role of the child asked about, then ask about the next one (or show the portal's form)."""
-    if answer not in {"yes", "no"}:
-        turn.say(turn._(LEGAL_GUARDIAN_DEFINITION))
-        turn.say(turn._("If you are not sure, the school knows: you can also answer “No” and change it later."))
-        return Move.stay()
-    pending = pending_merge(turn)
-    children = pending.to_ask()
-    child = children[pending.asked]
-    pending.legal_guardian[child.ref] = answer == "yes"
-    pending.asked += 1
-    return Move.enter(Step.GUARDIAN if pending.asked < len(children) else Step.CHOOSE_ROLES)
+async def explain_legal_guardian(turn: Turn, _argument: str) -> Move:
+    """« Qu'est-ce qu'un représentant légal ? »: the definition in a pop-up, the form stays as it is."""
+    turn.notice = turn._(LEGAL_GUARDIAN_DEFINITION) + "\n" + turn._(NOT_SURE_OF_THE_ROLE)
+    turn.notice_alert = True
+    return Move.quiet()
 
 
 async def read_roles_text(turn: Turn, _text: str, reading: Reading) -> Move:
-    """The portal's form: « oui » adds the students; « non » never cancels (press « Annuler » for that)."""
+    """The portal's form: « oui » adds the students; « non » never cancels (press « Annuler » for that).
+
+    « oui » adds them only once the form is on screen: a dialog stored at an older version's question
+    (« Est-ce le bon compte ? ») sees the form first.
+    """
+    if "apply" not in turn.state.offered:
+        return await show_form(turn, "")
     if reading.meaning == Meaning.YES:
         return await apply_merge(turn, "")
     if reading.meaning == Meaning.NO:
         return Move.retry(
             turn._("To change a child's role, press their line. To stop without changing anything, press “Cancel”.")
         )
+    if reading.meaning in {Meaning.DONT_KNOW, Meaning.ASK_LEGAL_GUARDIAN}:
+        turn.say(turn._(LEGAL_GUARDIAN_DEFINITION))
+        turn.say(turn._(NOT_SURE_OF_THE_ROLE))
+        turn.offer_agent_for("asked")
+        return Move.stay()
     return not_understood(turn)
 
 
@@ -502,6 +504,7 @@ async def toggle_guardian(turn: Turn, ref: str) -> Move:
 async def apply_merge(turn: Turn, _argument: str) -> Move:
     """Final button: gather the accounts and say what was done."""
     pending = pending_merge(turn)
+    pending.idempotency_key = pending.idempotency_key or uuid.uuid4().hex
     roles = [
         RoleDeclaration(
             ref=child.ref, legal_guardian=pending.is_guardian(child), change_role=pending.changes_role(child)
@@ -510,7 +513,7 @@ async def apply_merge(turn: Turn, _argument: str) -> Move:
     ]
     try:
         result = await turn.service.merge(
-            turn.requester, session_token(turn), pending.ticket, pending.idempotency_key or "", roles
+            turn.requester, session_token(turn), pending.ticket, pending.idempotency_key, roles
         )
     except TicketInvalid as error:
         source = pending.source_identifier

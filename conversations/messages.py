@@ -52,6 +52,7 @@ class Outcome:
     delete_inbound: bool = False  # the inbound message carried a secret: delete it now
     expects_secret: bool = False  # the next text is a password (terminal: read without echo)
     notice: str = ""  # short notice for a button press (Telegram: answerCallbackQuery text)
+    notice_alert: bool = False  # the notice is an explanation to read (Telegram: a pop-up), not a toast
     handled: bool = True  # False: duplicate update_id, replies are the ones already sent
     step: str = ""  # metrics: the step the inbound message arrived at (empty: no step applied it)
     input_kind: str = ""  # metrics: the inbound's kind, or "password" when a step read it as one

@@ -29,9 +29,12 @@ class Step(enum.StrEnum):
     MY_CHILDREN = "my_children"
     SOURCE_IDENTIFIER = "source_identifier"
     SOURCE_PASSWORD = "source_password"
-    CONFIRM_SOURCE = "confirm_source"
-    GUARDIAN = "guardian"
     CHOOSE_ROLES = "choose_roles"
+
+
+# Steps of older versions, as stored in dialog states saved before an upgrade, and the step that replaced them:
+# the confirmation of the other account and the question per child became the portal's form (CHOOSE_ROLES).
+REMOVED_STEPS = {"confirm_source": Step.CHOOSE_ROLES, "guardian": Step.CHOOSE_ROLES}
 
 
 class Flow(enum.StrEnum):
@@ -78,12 +81,7 @@ class PendingMerge(BaseModel):
     source_status: str
     children: list[FoundChild]
     legal_guardian: dict[str, bool] = Field(default_factory=dict)  # the role of each child, by ref
-    asked: int = 0  # how many of the children to ask about were answered at the legal-guardian step
-    idempotency_key: str | None = None
-
-    def to_ask(self) -> list[FoundChild]:
-        """The children whose role the parent is asked about, one by one (the new ones)."""
-        return [child for child in self.children if not child.already_linked]
+    idempotency_key: str | None = None  # fixed when the form is first shown, so a second press applies once
 
     def is_guardian(self, child: FoundChild) -> bool:
         """The role declared (or, for a child already linked, kept) for one child."""
@@ -157,6 +155,12 @@ class DialogState(BaseModel):
     last_outcome: RecordedOutcome | None = None
     handled_update_ids: list[int] = Field(default_factory=list)  # the latest ones, to drop repeats
     transcript: list[TranscriptEntry] = Field(default_factory=list)
+
+    @field_validator("step", mode="before")
+    @classmethod
+    def _current_step(cls, step: object) -> object:
+        """States saved at a step that no longer exists resume at the step that replaced it."""
+        return REMOVED_STEPS.get(step, step) if isinstance(step, str) else step
 
     @field_validator("escalation_reason", mode="before")
     @classmethod

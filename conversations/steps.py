@@ -47,18 +47,21 @@ class StepEntry:
 STEPS: dict[Step, StepEntry] = {
     Step.WELCOME: StepEntry(
         prompt=w.ask_menu,
-        expects=Expectation.MENU,
-        reads=frozenset({Meaning.LINK_CHILD, Meaning.MY_CHILDREN}),
-        on_text=h.read_menu_text,
+        expects=Expectation.IDENTIFIER,  # the welcome asks the identifier of the account to keep
+        reads=frozenset({Meaning.DATA, Meaning.UNKNOWN, Meaning.LINK_CHILD, Meaning.MY_CHILDREN}),
+        on_text=h.read_welcome_text,
         buttons={"link": h.start_linking, "kids": h.show_children},
         help=(
-            N_("Choose a button below, or tell me in a few words what you want, for example “add my son”."),
             N_(
-                "To add a child who is on another account, press “Link a child”. "
+                "To link a child, type the identifier of the account you want to keep, for example c.martin. "
+                "Or tell me in a few words what you want."
+            ),
+            N_(
+                "The identifier is on the letter from the school, or it is the one you use on the portal. "
                 "To talk to a person, press “Talk to an agent”."
             ),
         ),
-        leads_to=frozenset({Step.LOGIN_IDENTIFIER, Step.SOURCE_IDENTIFIER, Step.MY_CHILDREN}),
+        leads_to=frozenset({Step.LOGIN_IDENTIFIER, Step.LOGIN_PASSWORD, Step.SOURCE_IDENTIFIER, Step.MY_CHILDREN}),
     ),
     Step.LOGIN_IDENTIFIER: StepEntry(
         flow=Flow.LOGIN,
@@ -179,42 +182,22 @@ STEPS: dict[Step, StepEntry] = {
             N_("Type the temporary password exactly as it is written on the letter, with its dashes."),
             N_("If the temporary password has expired, ask the school for a new one, or talk to an agent."),
         ),
-        leads_to=frozenset({Step.SOURCE_IDENTIFIER, Step.CONFIRM_SOURCE, Step.MY_CHILDREN, HUMAN}),
+        leads_to=frozenset({Step.SOURCE_IDENTIFIER, Step.CHOOSE_ROLES, Step.MY_CHILDREN, HUMAN}),
         reads_secret=True,
-    ),
-    Step.CONFIRM_SOURCE: StepEntry(
-        flow=Flow.MERGE,
-        prompt=w.ask_confirm_source,
-        expects=Expectation.YES_NO,
-        reads=frozenset({Meaning.YES, Meaning.NO}),
-        on_text=h.read_confirmation,
-        buttons={"cancel": h.cancel_step, "continue": h.continue_to_roles},
-        help=(
-            N_("Press “Continue” if this is the right account, or “Cancel”."),
-            N_("You can also answer “yes” or “no”."),
-        ),
-        leads_to=frozenset({Step.GUARDIAN, Step.CHOOSE_ROLES, Step.MY_CHILDREN}),
-    ),
-    Step.GUARDIAN: StepEntry(
-        flow=Flow.MERGE,
-        prompt=w.ask_guardian,
-        expects=Expectation.GUARDIAN,
-        reads=frozenset({Meaning.YES, Meaning.NO, Meaning.DONT_KNOW, Meaning.ASK_LEGAL_GUARDIAN}),
-        on_text=h.read_guardian_answer,
-        buttons={w.GUARDIAN_ANSWER: h.answer_guardian, "cancel": h.cancel_step},
-        help=(
-            w.LEGAL_GUARDIAN_DEFINITION,
-            N_("Answer “Yes”, “No” or “I don't know” for this child."),
-        ),
-        leads_to=frozenset({Step.GUARDIAN, Step.CHOOSE_ROLES, Step.MY_CHILDREN}),
     ),
     Step.CHOOSE_ROLES: StepEntry(
         flow=Flow.MERGE,
         prompt=w.ask_roles,
         expects=Expectation.YES_NO,
-        reads=frozenset({Meaning.YES, Meaning.NO}),
+        reads=frozenset({Meaning.YES, Meaning.NO, Meaning.DONT_KNOW, Meaning.ASK_LEGAL_GUARDIAN}),
         on_text=h.read_roles_text,
-        buttons={w.TOGGLE: h.toggle_guardian, "apply": h.apply_merge, "cancel": h.cancel_step},
+        buttons={
+            w.TOGGLE: h.toggle_guardian,
+            w.LEGAL_GUARDIAN_HELP: h.explain_legal_guardian,
+            "apply": h.apply_merge,
+            "cancel": h.cancel_step,
+            **dict.fromkeys(w.OLDER_FORM_ACTIONS, h.show_form),
+        },
         help=(
             N_(
                 "Press a child's line if you are not their legal guardian, then press “Add these students to my "

@@ -109,6 +109,7 @@ class Turn:
     flow: Flow | None = None  # the task of the step the message arrived at (None: a menu)
     delete_inbound: bool = False
     notice: str = ""
+    notice_alert: bool = False
     edit_previous: bool = False
     offer_agent: bool = False
     handoff_payload: str = ""  # /start's hand-off payload, kept out of the screened message and the transcript

@@ -13,11 +13,14 @@ from conversations.state import FoundChild, PendingMerge, Step
 from conversations.turn import AGENT_ACTION, Turn
 
 TOGGLE = "t"  # button action "t:<ref>": flip the portal's checkbox of one child
-GUARDIAN_ANSWER = "g"  # button action "g:yes" / "g:no" / "g:unsure" at the legal-guardian question
+LEGAL_GUARDIAN_HELP = "legal"  # button action: what « représentant légal » means (a pop-up)
+# Button actions of an older version's questions (« Continuer », « Oui » per child): they show the form.
+OLDER_FORM_ACTIONS = ("continue", "g")
 
 LEGAL_GUARDIAN_DEFINITION = N_(
     "The legal guardian is the parent or the person who exercises parental authority over the child."
 )
+NOT_SURE_OF_THE_ROLE = N_("Not sure? Ask the school, or type /agent to talk to an agent.")
 PORTAL_CHECKBOX = N_("{child} · {mark} I am not this student's legal guardian")
 
 # The service's password rules, in plain words (one short list, no example to copy); the two
@@ -47,13 +50,25 @@ def greet(turn: Turn) -> None:
 
 
 def ask_menu(turn: Turn) -> None:
-    """Offer the three ways in (and say with which account the parent is logged in)."""
+    """The welcome: the identifier of the account to keep (linking a child is why parents come), other ways as buttons.
+
+    Logged in (a /start during a session), the three ways in, saying with which account.
+    """
     _ = turn._
     if turn.logged_in:
         say_connected(turn)
+        turn.ask(
+            _("What would you like to do?"),
+            [[(_("Link a child"), "link")], [(_("My children"), "kids")], [(_("Talk to an agent"), AGENT_ACTION)]],
+        )
+        return
     turn.ask(
-        _("What would you like to do?"),
-        [[(_("Link a child"), "link")], [(_("My children"), "kids")], [(_("Talk to an agent"), AGENT_ACTION)]],
+        _(
+            "To link a child, first log in with the account you want to keep. "
+            "If you have two active accounts, use the one you want to keep.\n"
+            "“Identifier”: type the identifier of this account."
+        ),
+        [[(_("My children"), "kids")], [(_("Talk to an agent"), AGENT_ACTION)]],
     )
 
 
@@ -193,8 +208,13 @@ def ask_source_password(turn: Turn) -> None:
     )
 
 
-def ask_confirm_source(turn: Turn) -> None:
-    """Show the account found and ask to confirm it (« Annuler » / « Continuer »)."""
+def ask_roles(turn: Turn) -> None:
+    """The portal's form after « Identifiant » + « Mot de passe »: the account found, each child with its checkbox.
+
+    One message: the account found and its children (with the role each checkbox sets), the warning
+    that an active account will be closed, and the form. Pressing a child's line edits it in place;
+    nothing changes until « Ajouter ces élèves à mon compte ».
+    """
     _ = turn._
     pending = pending_merge(turn)
     count = len(pending.children)
@@ -203,60 +223,36 @@ def ask_confirm_source(turn: Turn) -> None:
         "I found the account {identifier}. It holds {count} children:",
         count,
     ).format(identifier=pending.source_identifier, count=count)
-    lines = [child_line(turn, child) for child in pending.children]
-    turn.say("\n".join([found, *lines]))
+    turn.say("\n".join([found, *(form_line(turn, child, pending) for child in pending.children)]))
     if pending.source_status == "active":
         turn.say(
             _(
                 "This account is active. After the merge it will be closed, and you will use only the account {target}."
             ).format(target=turn.state.account_identifier)
         )
-    turn.ask(_("Is this the right account?"), [[(_("Cancel"), "cancel"), (_("Continue"), "continue")]])
-
-
-def child_line(turn: Turn, child: FoundChild) -> str:
-    """A child of the other account; one already on the account kept says so, with its role."""
-    if not child.already_linked:
-        return child.label
-    return turn._("{child} (already on your account: {role})").format(
-        child=child.label, role=role_name(turn, bool(child.current_legal_guardian))
-    )
-
-
-def ask_guardian(turn: Turn) -> None:
-    """« Êtes-vous le représentant légal de C 11/04/2007 ? » Oui / Non / Je ne sais pas."""
-    _ = turn._
-    pending = pending_merge(turn)
-    child = pending.to_ask()[pending.asked]
-    turn.ask(
-        _("Are you the legal guardian of {child}?").format(child=child.label),
-        [
-            [
-                (_("Yes"), f"{GUARDIAN_ANSWER}:yes"),
-                (_("No"), f"{GUARDIAN_ANSWER}:no"),
-                (_("I don't know"), f"{GUARDIAN_ANSWER}:unsure"),
-            ],
-            [(_("Cancel"), "cancel")],
-        ],
-    )
-
-
-def ask_roles(turn: Turn) -> None:
-    """The portal's screen: each child with its checkbox as the answers set it, and the final button."""
-    _ = turn._
-    pending = pending_merge(turn)
-    rows = [[(portal_checkbox(turn, child, pending), f"{TOGGLE}:{child.ref}")] for child in pending.children]
-    rows += [[(_("Add these students to my account"), "apply")], [(_("Cancel"), "cancel")]]
     text = _(
         "“Add students from another account”\n"
-        "Here is the portal's form, filled in with your answers. Press a child's line to change it.\n"
+        "If you are not the legal guardian of a student, press their line to tick the box.\n"
         "Then press “Add these students to my account”: the account {source} will be closed "
         "and its children will join your account {target}."
     ).format(source=pending.source_identifier, target=turn.state.account_identifier)
-    kept = [child for child in pending.children if child.already_linked]
-    if kept:
+    if any(child.already_linked for child in pending.children):
         text += "\n" + _("Children already on your account keep their role unless you change their line.")
+    rows = [[(portal_checkbox(turn, child, pending), f"{TOGGLE}:{child.ref}")] for child in pending.children]
+    rows += [
+        [(_("What is a legal guardian?"), LEGAL_GUARDIAN_HELP)],
+        [(_("Add these students to my account"), "apply")],
+        [(_("Cancel"), "cancel")],
+    ]
     turn.ask(text, rows)
+
+
+def form_line(turn: Turn, child: FoundChild, pending: PendingMerge) -> str:
+    """« • C 11/04/2007 — représentant légal », as the child's checkbox sets it now; a child already linked says so."""
+    role = role_name(turn, pending.is_guardian(child))
+    if not child.already_linked:
+        return turn._("• {child} — {role}").format(child=child.label, role=role)
+    return "• " + turn._("{child} (already on your account: {role})").format(child=child.label, role=role)
 
 
 def portal_checkbox(turn: Turn, child: FoundChild, pending: PendingMerge) -> str:

@@ -24,8 +24,8 @@ PACKAGES = ("bot", "conversations", "service", "rattacher_locales")
 NOT_PACKAGED = shutil.ignore_patterns(
     ".git", ".venv", "var", "build", "dist", "tests", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
 )
-# « oui » / « non »: « Êtes-vous le représentant légal de C 11/04/2007 ? », then of M 04/01/2010
-DEMO_SCRIPT = "1\nc.martin\nSoleil-Bleu-2026\nc.martin7\nK7QX-M2PA-9TZC\n2\noui\nnon\n3\n/enfants\n"
+# the welcome asks the identifier kept; at the portal's form « 2 » ticks M 04/01/2010's box, « 4 » adds the students
+DEMO_SCRIPT = "c.martin\nSoleil-Bleu-2026\nc.martin7\nK7QX-M2PA-9TZC\n2\n4\n/enfants\n"
 
 pytestmark = pytest.mark.timeout(600)
 

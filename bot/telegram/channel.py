@@ -37,6 +37,7 @@ CHANNEL_NAME = "telegram"
 CHAT_KEY_PREFIX = f"{CHANNEL_NAME}:"
 ALLOWED_UPDATES = ("message", "callback_query")  # what process() handles; given to Telegram
 NOT_MODIFIED = "message is not modified"
+CALLBACK_ANSWER_LIMIT = 200  # characters of answerCallbackQuery's text
 PRIVATE_CHAT_POINTER = N_(
     "To protect your personal data, I only help in a private chat. "
     "Open a private conversation with me: https://t.me/{username}"
@@ -199,7 +200,8 @@ class TelegramChannel:
         if outcome.delete_inbound and message is not None and await self._tolerating_stale(message.delete):
             replies = _with_deletion_note(replies, update)
         if query is not None:
-            await self._tolerating_stale(lambda: query.answer(text=outcome.notice or None))
+            notice = outcome.notice[:CALLBACK_ANSWER_LIMIT] or None
+            await self._tolerating_stale(lambda: query.answer(text=notice, show_alert=outcome.notice_alert))
         for reply in replies:
             if reply.edit_previous and await self._edited_in_place(query, reply):
                 continue

@@ -75,7 +75,7 @@ async def test_a_newcomer_asks_in_the_terminal_and_an_agent_answers_in_the_demo_
     tmp_path: Path, user_agent: Callable[[str], Browser]
 ) -> None:
     async with running_demo(tmp_path) as terminal:
-        printed = await terminal.shows("Que voulez-vous faire")
+        printed = await terminal.shows("Pour rattacher un enfant")
         match = re.search(
             r"Console des conseillers \(connexion locale de démonstration\)\s*:\s*(http://localhost:\d+)", printed
         )

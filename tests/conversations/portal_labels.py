@@ -11,7 +11,6 @@ PORTAL_LABELS: dict[str, str] = {
     "Ajouter des élèves depuis un autre compte": "Add students from another account",
     "Ajouter ces élèves à mon compte": "Add these students to my account",
     "Annuler": "Cancel",
-    "Continuer": "Continue",
 }
 
 # Buttons that are the portal's own buttons: the English catalog shows « French (English) ».
@@ -22,7 +21,6 @@ BUTTON_LABELS: dict[str, str] = {
     ),
     "Add these students to my account": "Ajouter ces élèves à mon compte (Add these students to my account)",
     "Cancel": "Annuler (Cancel)",
-    "Continue": "Continuer (Continue)",
     "{child} · {mark} I am not this student's legal guardian": (
         "{child} · {mark} Je ne suis pas le représentant légal de cet élève (I am not this student's legal guardian)"
     ),

@@ -143,7 +143,7 @@ def test_french_uses_the_portal_labels() -> None:
     assert french("My children") == "Mes enfants"
     assert french("Add students from another account") == "Ajouter des élèves depuis un autre compte"
     assert french("Cancel") == "Annuler"
-    assert french("Continue") == "Continuer"
+    assert french("What is a legal guardian?") == "Qu’est-ce qu’un représentant légal\u00a0?"
     assert "«\u00a0Recherchez le compte\u00a0»" in french(
         "“Find the account”\n“Identifier”: type the identifier of the other account, the one the school gave you."
     )

@@ -15,15 +15,13 @@ from conversations.engine import Button
 DEMO_SCRIPT = (
     "\n".join(
         [
-            "1",  # « Rattacher un enfant »
-            "c.martin",  # « Identifiant » of the account to keep
+            "c.martin",  # the welcome asks the « Identifiant » of the account to keep
             "Soleil-Bleu-2026",  # « Mot de passe »
             "c.martin7",  # « Recherchez le compte »: the other account
             "K7QX-M2PA-9TZC",  # its temporary password
-            "2",  # « Continuer »
-            "oui",  # « Êtes-vous le représentant légal de C 11/04/2007 ? »
-            "non",  # « Êtes-vous le représentant légal de M 04/01/2010 ? »: never cancels the merge
-            "3",  # « Ajouter ces élèves à mon compte »
+            "non",  # at the portal's form: never cancels the merge
+            "2",  # « M 04/01/2010 · ☐ Je ne suis pas le représentant légal de cet élève »: ticked
+            "4",  # « Ajouter ces élèves à mon compte »
             "/enfants",
         ]
     )

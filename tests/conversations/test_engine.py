@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conversations.engine import DialogEngine, Inbound
 from conversations.settings import DialogSettings
 from conversations.state import Step
-from conversations.store import DialogStore
+from conversations.store import DialogChat, DialogStore
 from conversations.turn import split_text
 
 from .fake_service import FakeAccountService
@@ -18,18 +21,14 @@ from .support import Chat, FakeClock, stored_chat
 
 async def reach_roles(chat: Chat) -> None:
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
     for typed in ("c.martin", "Soleil-Bleu-2026", "c.martin7", "K7QX-M2PA-9TZC"):
         await chat.text(typed)
-    await chat.press("Continuer")
-    while "Oui" in [button.label for button in chat.keyboard()]:  # « Êtes-vous le représentant légal de … ? »
-        await chat.press("Oui")
 
 
 async def test_a_forged_or_stale_button_only_gets_a_notice_and_changes_nothing(chat: Chat, database_url: str) -> None:
     await chat.command("start")
     stale = chat.button("Mes enfants")
-    await chat.press("Rattacher un enfant")
+    await chat.command("aide")  # the welcome asked again: its former buttons are stale
     before = await stored_chat(database_url, chat.chat_key)
     for data in (stale.data, "forged.kids", "x" * 64, "", stale.data.split(".")[0] + ".apply"):
         outcome = await chat.press_data(data)
@@ -94,7 +93,7 @@ async def test_one_chat_waits_for_its_previous_update_while_other_chats_go_on(ma
     await service.entered.wait()
     same_chat_next = asyncio.create_task(waiting.command("aide"))
     await other.command("start")
-    assert "Que voulez-vous faire\u00a0?" in other.last_text
+    assert "Pour rattacher un enfant, connectez-vous d’abord" in other.last_text
     assert not same_chat_next.done(), "the same chat's next update waits for the first one"
     service.gate.set()
     first, second = await escalation, await same_chat_next
@@ -171,3 +170,63 @@ async def test_a_late_update_is_applied_and_a_repeated_one_is_not(chat: Chat) ->
     assert not repeated.handled and repeated.replies == ()
     again = await chat.send(Inbound(chat_key=chat.chat_key, kind="text", text="c.martin", update_id=19))
     assert not again.handled and again.replies == late.replies
+
+
+async def store_as_an_older_version(database_url: str, chat_key: str, step: str, offered: list[str]) -> str:
+    """Rewrite a chat's stored state as the version before the portal's form saved it at `step`; its nonce."""
+    state, _credentials = await stored_chat(database_url, chat_key)
+    stored = json.loads(state.model_dump_json())
+    stored |= {"step": step, "offered": offered}
+    stored["pending"] |= {"idempotency_key": None, "asked": 1 if step == "guardian" else 0}
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(DialogChat).where(DialogChat.chat_key == chat_key).values(state=json.dumps(stored))
+            )
+    finally:
+        await engine.dispose()
+    return state.nonce
+
+
+@pytest.mark.parametrize(
+    ("step", "offered", "pressed"),
+    [
+        ("confirm_source", ["cancel", "continue"], "continue"),
+        ("guardian", ["g:yes", "g:no", "g:unsure", "cancel"], "g:yes"),
+    ],
+)
+async def test_a_chat_stored_at_a_removed_step_resumes_at_the_portal_form(
+    chat: Chat, fake_service: FakeAccountService, database_url: str, step: str, offered: list[str], pressed: str
+) -> None:
+    await reach_roles(chat)
+    await store_as_an_older_version(database_url, chat.chat_key, step, offered)
+    state, _credentials = await stored_chat(database_url, chat.chat_key)
+    assert state.step == Step.CHOOSE_ROLES and state.pending is not None and state.pending.idempotency_key is None
+
+    await chat.text("oui")  # the answer to the older question: shows the form, applies nothing yet
+    assert fake_service.merges_applied == 0
+    assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()]
+    state, _credentials = await stored_chat(database_url, chat.chat_key)
+    assert state.pending is not None and state.pending.idempotency_key, "the merge key is fixed with the form"
+
+    nonce = await store_as_an_older_version(database_url, chat.chat_key, step, offered)
+    again = await chat.press_data(f"{nonce}.{pressed}")  # a button of the older question, still on screen
+    assert again.replies and "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()]
+    await chat.press("Ajouter ces élèves")
+    assert "Ces enfants ont été ajoutés à votre compte" in chat.last_text
+    assert fake_service.merges_applied == 1
+
+
+async def test_an_active_other_account_is_said_to_close_in_the_same_message_as_the_form(
+    chat: Chat, fake_service: FakeAccountService
+) -> None:
+    fake_service.accounts["c.martin7"].status = "active"
+    await reach_roles(chat)
+    [form] = chat.last.replies
+    assert (
+        "Ce compte est actif. Après le regroupement, il sera fermé et vous utiliserez seulement le compte c.martin."
+        in (form.text)
+    )
+    assert "le compte c.martin7 sera fermé et ses enfants rejoindront votre compte c.martin" in form.text
+    assert "Ajouter ces élèves à mon compte" in [button.label for row in form.buttons for button in row]

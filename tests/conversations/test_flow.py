@@ -21,7 +21,6 @@ ALREADY_MERGED = ("c.martin.ancien", "Ancien-Compte-2020")
 
 async def reach_other_account_password(chat: Chat) -> None:
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
     await chat.text(KEEP[0])
     await chat.text(KEEP[1])
     await chat.text(OTHER[0])
@@ -30,34 +29,22 @@ async def reach_other_account_password(chat: Chat) -> None:
 async def reach_roles(chat: Chat) -> None:
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
-    await chat.press("Continuer")
-    await answer_guardian_questions(chat)
-
-
-async def answer_guardian_questions(chat: Chat, *answers: str) -> None:
-    """« Êtes-vous le représentant légal de … ? » for Chloé then Mathis (« Oui » unless told)."""
-    for answer in answers or ("Oui", "Oui"):
-        await chat.press(answer)
 
 
 async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merges) -> None:
     chat = real_chat
     welcome = await chat.command("start")
     assert "regrouper tous vos enfants" in chat.last_text
-    assert [button.label for button in chat.keyboard()] == [
-        "Rattacher un enfant",
-        "Mes enfants",
-        "Parler à un conseiller",
-    ]
-    assert not welcome.expects_secret
+    assert "Pour rattacher un enfant, connectez-vous d’abord avec le compte que vous voulez garder." in chat.last_text
+    assert "«\u00a0Identifiant\u00a0»\u00a0: tapez l’identifiant de ce compte." in chat.last_text
+    assert [button.label for button in chat.keyboard()] == ["Mes enfants", "Parler à un conseiller"]
+    assert not welcome.expects_secret and len(welcome.replies) == 1
 
-    await chat.press("Rattacher un enfant")
-    assert "«\u00a0Identifiant\u00a0»" in chat.last_text
     asked_password = await chat.text(KEEP[0])
     assert "«\u00a0Mot de passe\u00a0»" in chat.last_text and asked_password.expects_secret
 
     logged_in = await chat.text(KEEP[1])
-    assert logged_in.delete_inbound
+    assert logged_in.delete_inbound and len(logged_in.replies) == 1
     assert (
         "«\u00a0Mes enfants\u00a0» sur le compte c.martin\u00a0:\n• L 15/09/2015 — représentant légal" in chat.last_text
     )
@@ -65,26 +52,38 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
 
     await chat.text(OTHER[0])
     found = await chat.text(OTHER[1])
-    assert found.delete_inbound
-    assert "J’ai trouvé le compte c.martin7. Il contient 2 enfants\u00a0:\nC 11/04/2007\nM 04/01/2010" in chat.last_text
-    assert [button.label for button in chat.keyboard()] == ["Annuler", "Continuer"]
-
-    await chat.press("Continuer")
-    assert "Êtes-vous le représentant légal de C 11/04/2007\u00a0?" in chat.last_text
-    assert [button.label for button in chat.keyboard()] == ["Oui", "Non", "Je ne sais pas", "Annuler"]
-    await chat.press("Je ne sais pas")
-    assert "le parent ou la personne qui exerce l’autorité parentale" in chat.last_text
-    await chat.text("oui")
-    assert "Êtes-vous le représentant légal de M 04/01/2010\u00a0?" in chat.last_text
-    await chat.text("non")
+    assert found.delete_inbound and len(found.replies) == 1, "the account found and the portal's form: one message"
+    assert (
+        "J’ai trouvé le compte c.martin7. Il contient 2 enfants\u00a0:\n"
+        "• C 11/04/2007 — représentant légal\n• M 04/01/2010 — représentant légal" in chat.last_text
+    )
     assert "le compte c.martin7 sera fermé et ses enfants rejoindront votre compte c.martin" in chat.last_text
-    assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☑ Je ne suis pas le représentant légal de cet élève"
+    assert "Ce compte est actif" not in chat.last_text, "a pending account is not said to be active"
+    assert [button.label for button in chat.keyboard()] == [
+        "C 11/04/2007 · ☐ Je ne suis pas le représentant légal de cet élève",
+        "M 04/01/2010 · ☐ Je ne suis pas le représentant légal de cet élève",
+        "Qu’est-ce qu’un représentant légal\u00a0?",
+        "Ajouter ces élèves à mon compte",
+        "Annuler",
+    ]
+    definition = await chat.press("Qu’est-ce qu’un représentant légal")
+    assert definition.replies == () and definition.notice_alert and len(definition.notice) <= 200
+    assert "le parent ou la personne qui exerce l’autorité parentale" in definition.notice
+    assert "/conseiller" in definition.notice
+    await chat.text("je ne sais pas")
+    assert "le parent ou la personne qui exerce l’autorité parentale" in chat.last_text
+    assert "Parler à un conseiller" in [button.label for button in chat.keyboard()], "an agent, if still unsure"
+    assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()], "the form stays"
+
     toggled = await chat.press("M 04/01/2010")
     assert toggled.replies[-1].edit_previous and toggled.notice == "Noté."
+    assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☑ Je ne suis pas le représentant légal de cet élève"
+    assert "• M 04/01/2010 — pas représentant légal" in chat.last_text, "the text follows the checkbox"
+    await chat.press("M 04/01/2010")
     assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☐ Je ne suis pas le représentant légal de cet élève"
     await chat.press("M 04/01/2010")
-    assert chat.button("M 04/01/2010").label == "M 04/01/2010 · ☑ Je ne suis pas le représentant légal de cet élève"
     assert chat.button("C 11/04/2007").label == "C 11/04/2007 · ☐ Je ne suis pas le représentant légal de cet élève"
+    assert await count_merges() == 0, "nothing changes before « Ajouter ces élèves à mon compte »"
 
     await chat.press("Ajouter ces élèves à mon compte")
     added = "Ces enfants ont été ajoutés à votre compte\u00a0:\n• C 11/04/2007 — représentant légal\n"
@@ -173,8 +172,6 @@ async def test_a_restart_between_two_steps_resumes_at_the_same_step(open_engine,
         chat = Chat(second_process, chat_key="telegram:7")
         await chat.text(OTHER[1])
         assert "J’ai trouvé le compte c.martin7" in chat.last_text
-        await chat.press("Continuer")
-        await answer_guardian_questions(chat)
     async with open_engine() as third_process:
         chat = Chat(third_process, chat_key="telegram:7", outcomes=chat.outcomes)
         await chat.press("Ajouter ces élèves")
@@ -186,12 +183,7 @@ async def test_double_continue_and_double_final_confirmation_apply_one_merge(rea
     chat = real_chat
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
-    continue_button = chat.button("Continuer")
-    await chat.press_data(continue_button.data)
     roles_text = chat.last_text
-    second = await chat.press_data(continue_button.data)
-    assert second.replies == () and second.notice == "C’est déjà pris en compte."
-    await answer_guardian_questions(chat)
 
     apply_button = chat.button("Ajouter ces élèves")
     first, again = await asyncio.gather(chat.press_data(apply_button.data), chat.press_data(apply_button.data))
@@ -199,7 +191,7 @@ async def test_double_continue_and_double_final_confirmation_apply_one_merge(rea
     late = await chat.press_data(apply_button.data)
     assert late.notice == "C’est déjà fait\u00a0: les enfants ont été ajoutés à votre compte."
     assert await count_merges() == 1
-    assert "ajoutés" not in roles_text and "représentant légal de C 11/04/2007" in roles_text
+    assert "ajoutés" not in roles_text and "Je ne suis pas le représentant légal de cet élève" not in roles_text
 
 
 async def test_a_wrong_password_keeps_the_identifier_and_throttling_keeps_the_step(
@@ -242,10 +234,9 @@ async def test_a_wrong_password_keeps_the_identifier_and_throttling_keeps_the_st
 async def test_commands_and_help_words_at_a_password_step_are_never_verified(real_chat: Chat, agent_api) -> None:
     chat = real_chat
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
+    await chat.press("Mes enfants")
     await chat.text("annuler")
     assert "Connexion annulée." in chat.last_text and "compte annuler" not in chat.last_text
-    await chat.press("Rattacher un enfant")
     await chat.text(KEEP[0])
     for typed in ("aide", "c'est quoi le mot de passe provisoire ?", "merci"):
         await chat.text(typed)
@@ -306,8 +297,6 @@ async def test_an_expired_ticket_asks_the_password_again(real_chat: Chat, clock:
     expired = await chat.press("Ajouter ces élèves")
     assert "La vérification du compte c.martin7 a expiré" in chat.last_text and expired.expects_secret
     await chat.text(OTHER[1])
-    await chat.press("Continuer")
-    await answer_guardian_questions(chat)
     await chat.press("Ajouter ces élèves")
     assert "Ces enfants ont été ajoutés" in chat.last_text
     assert await count_merges() == 1
@@ -401,7 +390,7 @@ async def test_inactivity_expires_the_pending_step(real_chat: Chat, clock: FakeC
     late = await chat.text(KEEP[1])
     assert late.delete_inbound, "the late message was typed as a password: delete it anyway"
     assert "Vous n’avez pas répondu depuis 15 minutes\u00a0: j’ai donc arrêté l’étape en cours." in chat.last_text
-    assert "Que voulez-vous faire\u00a0?" in chat.last_text
+    assert "Pour rattacher un enfant, connectez-vous d’abord" in chat.last_text
     await chat.log_in(*KEEP)
     assert "Connexion réussie avec le compte c.martin." in chat.last_text
 
@@ -422,18 +411,20 @@ async def test_an_escalation_is_recorded_without_any_password(real_chat: Chat, a
     chat = real_chat
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
+    await chat.press("M 04/01/2010")
     await chat.command("conseiller")
     assert "référence" in chat.last_text and "/annuler" in chat.last_text, "helpdesk mode: how to come back"
     [escalation] = await agent_api()
     assert escalation["reason"] == "asked"  # the bot's older name, parent_request, stored as what it means
-    assert escalation["step"] == "confirm_source"
+    assert escalation["step"] == "choose_roles"
     assert escalation["language"] == "fr"
     assert escalation["channel"] == "telegram" and escalation["chat_ref"] == "42"
     assert escalation["collected"] == {"identifier": "c.martin", "source_identifier": "c.martin7"}
     transcript = "\n".join(line["text"] for line in escalation["transcript"])
     assert "[mot de passe masqué]" in transcript and "c.martin7" in transcript
     assert KEEP[1] not in transcript and OTHER[1] not in transcript
-    assert "[Rattacher un enfant]" in transcript, "a button pressed is written as the label the parent saw"
+    pressed = "[M 04/01/2010 · ☐ Je ne suis pas le représentant légal de cet élève]"
+    assert pressed in transcript, "a button pressed is written as the label the parent saw"
 
 
 async def test_language_follows_the_client_then_the_langue_command(open_engine) -> None:
@@ -441,7 +432,6 @@ async def test_language_follows_the_client_then_the_langue_command(open_engine) 
         chat = Chat(engine, language="en-GB")
         await chat.command("start")
         assert "I help you gather all your children" in chat.last_text
-        await chat.press("Link a child")
         assert "“Identifiant” (Identifier)" in chat.last_text
         await chat.command("langue")
         assert (
@@ -450,7 +440,7 @@ async def test_language_follows_the_client_then_the_langue_command(open_engine) 
         await chat.command("language", "en")
         assert "From now on, I speak English." in chat.last_text
         await chat.command("start")
-        assert "What would you like to do?" in chat.last_text, "the choice is kept in the state"
+        assert "To link a child, first log in" in chat.last_text, "the choice is kept in the state"
 
 
 async def test_cancel_says_what_it_cancelled_and_keeps_the_login(real_chat: Chat) -> None:
@@ -491,18 +481,16 @@ async def test_a_refusal_is_never_read_as_agreement(real_chat: Chat, count_merge
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
     await chat.text(refusal)
-    assert "Êtes-vous le représentant légal" not in chat.last_text
-    assert "L’ajout des enfants du compte c.martin7 est annulé. Rien n’a changé sur vos comptes." in chat.last_text
+    assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()], "the form stays"
+    assert "Ces enfants ont été ajoutés" not in chat.last_text
     assert await count_merges() == 0
 
 
-async def test_non_at_the_legal_guardian_step_answers_for_one_child_only(real_chat: Chat, count_merges) -> None:
+async def test_non_at_the_portal_form_never_cancels_and_oui_adds(real_chat: Chat, count_merges) -> None:
     chat = real_chat
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
-    await chat.text("oui")  # « Est-ce le bon compte ? »
-    await chat.text("oui")  # Chloé
-    await chat.text("non")  # Mathis: not the legal guardian, and the merge goes on
+    await chat.press("M 04/01/2010")  # Mathis: not the legal guardian
     await chat.text("non")  # at the portal's form: never a cancellation
     assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()]
     assert "Pour changer le rôle d’un enfant, appuyez sur sa ligne." in chat.last_text
@@ -572,7 +560,6 @@ async def test_a_letter_pasted_at_the_identifier_step_keeps_only_the_identifier(
 ) -> None:
     chat = real_chat
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
     pasted = await chat.text(f"Identifiant : {KEEP[0]} Mot de passe : {KEEP[1]}")
     assert pasted.delete_inbound and pasted.expects_secret
     assert "Votre message contenait ce qui ressemble à un mot de passe" in chat.last_text

@@ -34,9 +34,8 @@ class Shown:
 
 
 async def start_linking(chat: Chat) -> None:
-    """/start, « Rattacher un enfant », logged in with the account to keep: « Recherchez le compte »."""
+    """/start, logged in with the account to keep (the welcome asks its identifier): « Recherchez le compte »."""
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
     await chat.text(KEEP[0])
     await chat.text(KEEP[1])
 
@@ -134,10 +133,9 @@ async def test_annuler_withdraws_the_request_and_the_bot_takes_over(
     await chat.command("annuler")
     assert escalation.state == "withdrawn"
     assert "J’ai retiré votre demande ESC-0001" in chat.last_text
-    assert "Que voulez-vous faire\u00a0?" in chat.last_text, "the menu is back"
+    assert "Pour rattacher un enfant" in chat.last_text, "the welcome is back"
     state, _credentials = await stored_chat(database_url, chat.chat_key)
     assert state.helpdesk is None
-    await chat.press("Rattacher un enfant")
     assert "«\u00a0Identifiant\u00a0»" in chat.last_text
 
 
@@ -160,7 +158,7 @@ async def test_while_escalated_messages_go_to_the_request_and_passwords_never(
         "Il est peut-être chez mon ex-mari",
     ]
     assert OTHER[1] not in repr(fake_service.received_passwords[1:]), "nothing sent to verify either"
-    earlier = await chat.press("Rattacher un enfant")  # a button of the menu, before the escalation
+    earlier = await chat.press("Mes enfants")  # a button of the welcome, before the escalation
     assert (
         earlier.replies == ()
         and earlier.notice == "L’assistance a votre demande. Pour revenir vers moi, tapez /annuler."
@@ -203,9 +201,6 @@ async def test_agents_messages_reach_the_chat_and_a_hand_back_resumes_the_merge(
 
     await chat.text(OTHER[0])
     await chat.text(OTHER[1])
-    await chat.press("Continuer")
-    await chat.press("Oui")
-    await chat.press("Oui")
     await chat.press("Ajouter ces élèves")
     assert "Ces enfants ont été ajoutés à votre compte" in chat.last_text
     assert fake_service.merges_applied == 1
@@ -228,7 +223,7 @@ async def test_released_and_closed_are_said_and_closed_gives_the_dialog_back(
     fake_service.helpdesk.agent_sends(escalation, "closed")
     await poller(engine, fake_service, shown).poll_once()
     assert "L’assistance a terminé la conversation." in shown.text()
-    assert "Que voulez-vous faire\u00a0?" in shown.text()
+    assert "Pour rattacher un enfant, connectez-vous d’abord" in shown.text()
     state, _credentials = await stored_chat(database_url, chat.chat_key)
     assert state.helpdesk is None
     [menu] = [reply for _key, outcome in shown.outcomes for reply in outcome.replies if reply.buttons]
@@ -279,7 +274,7 @@ async def test_an_escalation_ended_elsewhere_gives_the_dialog_back(
     await chat.command("conseiller")
     open_escalation(fake_service).state = "closed"  # closed while this process was down: no delivery seen
     await chat.command("start")
-    assert "Que voulez-vous faire\u00a0?" in chat.last_text
+    assert "Pour rattacher un enfant, connectez-vous d’abord" in chat.last_text
 
 
 async def test_a_hand_off_link_starts_where_the_agent_said(
@@ -309,10 +304,13 @@ async def test_a_hand_off_link_starts_where_the_agent_said(
     again = Chat(chat.engine, chat_key="test:again")
     await again.command("start", PAYLOAD)
     assert "Ce lien n’est plus valable (il a déjà servi, ou il a expiré)." in again.last_text
-    assert "Que voulez-vous faire\u00a0?" in again.last_text, "a plain /start, never an error"
+    assert "Pour rattacher un enfant, connectez-vous d’abord" in again.last_text, "a plain /start, never an error"
     forged = Chat(chat.engine, chat_key="test:forged")
     await forged.command("start", "../../etc/passwd")
-    assert "Ce lien n’est plus valable" in forged.last_text and "Que voulez-vous faire\u00a0?" in forged.last_text
+    assert (
+        "Ce lien n’est plus valable" in forged.last_text
+        and "Pour rattacher un enfant, connectez-vous d’abord" in forged.last_text
+    )
 
 
 async def test_a_hand_off_link_opened_while_the_service_is_down_is_not_called_invalid(
@@ -326,7 +324,6 @@ async def test_a_hand_off_link_opened_while_the_service_is_down_is_not_called_in
 
 async def test_a_journey_starts_once_per_fresh_dialog(chat: Chat, fake_service: FakeAccountService, clock) -> None:
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
     assert fake_service.helpdesk.journeys == [(chat.chat_key, "fr")]
     clock.advance(hours=25)
     await chat.command("start")
@@ -358,7 +355,6 @@ async def test_at_a_password_step_the_helpdesk_mode_reads_messages_as_messages(
     chat: Chat, fake_service: FakeAccountService
 ) -> None:
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
     asked = await chat.text(KEEP[0])
     assert asked.expects_secret
     escalated = await chat.command("conseiller")

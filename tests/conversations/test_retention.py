@@ -56,12 +56,11 @@ async def test_idle_chats_go_recent_ones_stay(dialog_database: AsyncEngine, chat
 
 async def test_a_purged_chat_starts_again(dialog_database: AsyncEngine, chat: Chat, clock: FakeClock) -> None:
     await chat.command("start")
-    await chat.press("Rattacher un enfant")
     clock.advance(days=RETENTION_DAYS + 1)
     assert await purge(dialog_database, clock.now) == 1
     assert await stored_keys(dialog_database) == set()
     await chat.command("start")
-    assert "Rattacher un enfant" in [button.label for button in chat.keyboard()]
+    assert "Mes enfants" in [button.label for button in chat.keyboard()]
     assert await stored_keys(dialog_database) == {chat.chat_key}
 
 

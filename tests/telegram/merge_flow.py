@@ -23,11 +23,6 @@ class Family:
     other_children: tuple[str, ...]
     already_linked: tuple[str, ...] = ()  # children of the other account the kept account already has
 
-    @property
-    def asked_about(self) -> tuple[str, ...]:
-        """The children whose role the bot asks about, in order (the new ones)."""
-        return tuple(child for child in self.other_children if child not in self.already_linked)
-
 
 CHLOE, MATHIS = "C 11/04/2007", "M 04/01/2010"
 CAMILLE = Family("c.martin", "Soleil-Bleu-2026", "c.martin7", "K7QX-M2PA-9TZC", (CHLOE, MATHIS))
@@ -46,17 +41,23 @@ WRONG_CREDENTIALS = (
     "This password does not work with the identifier {identifier} (or this identifier does not exist). "
     "Type the password again: I kept the identifier."
 )
-GUARDIAN_QUESTION = "Are you the legal guardian of {child}?"
-CONFIRM_SOURCE = "Is this the right account?"
+WELCOME = (
+    "To link a child, first log in with the account you want to keep. "
+    "If you have two active accounts, use the one you want to keep.\n"
+    "“Identifier”: type the identifier of this account."
+)
+FOUND = "I found the account {identifier}. It holds {count} children:"
+APPLY = "Add these students to my account"
+LEGAL_GUARDIAN_HELP = "What is a legal guardian?"
+DEFINITION = "The legal guardian is the parent or the person who exercises parental authority over the child."
 NOT_GUARDIAN_TOGGLE = "{child} · {mark} I am not this student's legal guardian"
 MY_CHILDREN_TITLE = "“My children” on the account {identifier}:"
 ROLE_LINE = "• {child} — {role}"
 
 
 async def start_linking(parent: TelegramParent) -> Message:
-    """/start, then « Link a child »: the question for the identifier of the account to keep."""
-    await parent.says("/start", expect="What would you like to do?")
-    return await parent.press_and_wait(parent._("Link a child"), "")
+    """/start: the welcome, which asks the identifier of the account to keep (linking a child is why parents come)."""
+    return await parent.says("/start", expect=WELCOME)
 
 
 async def ask_password_of(parent: TelegramParent, identifier: str) -> Message:
@@ -72,41 +73,43 @@ async def log_in(parent: TelegramParent, family: Family = CAMILLE) -> None:
 
 
 async def find_other_account(parent: TelegramParent, family: Family = CAMILLE) -> Message:
-    """Identify the other account with its temporary password; the confirmation message."""
+    """Identify the other account with its temporary password; the one message with its children and the form."""
     await ask_password_of(parent, family.other)
-    found = await parent.says(family.other_password, expect=CONFIRM_SOURCE)
+    found = await parent.says(family.other_password, expect=APPLY)
+    count = len(family.other_children)
+    assert (
+        parent.n_("I found the account {identifier}. It holds {count} child:", FOUND, count, identifier=family.other)
+        in found.text
+    )
     assert all(child in found.text for child in family.other_children)
+    labels = [button["text"] for button in found.buttons]
+    assert parent._(LEGAL_GUARDIAN_HELP) in labels and parent._("Cancel") in labels
     return found
 
 
-async def answer_guardian_questions(parent: TelegramParent, family: Family = CAMILLE, *answers: str) -> Message:
-    """« Continuer », then « Êtes-vous le représentant légal de … ? » for each child in order (« Oui »
-    unless told); the portal's form that follows."""
-    asked = family.asked_about
-    answers = answers or ("Yes",) * len(asked)
-    message = await parent.presses("Continue", expect=GUARDIAN_QUESTION, child=asked[0])
-    for child_after, answer in zip((*asked[1:], None), answers, strict=True):
-        if child_after is None:
-            message = await parent.presses(answer, expect="Add these students to my account")
-        else:
-            message = await parent.presses(answer, expect=GUARDIAN_QUESTION, child=child_after)
-    return message
-
-
 async def add_children_not_guardian_of_mathis(parent: TelegramParent) -> Message:
-    """Continue, answer « Oui » for Chloé and « Non » for Mathis, check the portal's form, toggle twice, apply."""
-    roles = await answer_guardian_questions(parent, CAMILLE, "Yes", "No")
-    assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☑") in [b["text"] for b in roles.buttons]
-    assert parent._(NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☐") in [b["text"] for b in roles.buttons]
+    """At the portal's form: tick Mathis's box (edited in place), untick, tick again, then apply."""
+    form = parent.message_with_button(parent._(APPLY))
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☐") in [b["text"] for b in form.buttons]
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☐") in [b["text"] for b in form.buttons]
+    definition = await parent.press_answered_without_change(form, form.button_data(parent._(LEGAL_GUARDIAN_HELP)))
+    assert parent._(DEFINITION) in definition, "a pop-up: no message sent, nothing changed"
+    [answer] = [
+        call for call in parent.fake.calls_of("answerCallbackQuery") if call.parameters.get("text") == definition
+    ]
+    assert answer.parameters.get("show_alert") is True and len(definition) <= 200
     toggled = await parent.presses(MATHIS, expect=MATHIS)
-    assert toggled.message_id == roles.message_id, "the toggle edits the message in place"
+    assert toggled.message_id == form.message_id, "the toggle edits the message in place"
+    assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☑") in [b["text"] for b in toggled.buttons]
+    toggled = await parent.presses(MATHIS, expect=MATHIS)
     assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☐") in [b["text"] for b in toggled.buttons]
     toggled = await parent.presses(MATHIS, expect=MATHIS)
     assert parent._(NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☑") in [b["text"] for b in toggled.buttons]
+    assert parent._(ROLE_LINE, child=MATHIS, role=parent._("not the legal guardian")) in toggled.text
     done = parent.n_(
         "Done! This child was added to your account:", "Done! These children were added to your account:", 2
     )
-    return await parent.press_and_wait(parent._("Add these students to my account"), done)
+    return await parent.press_and_wait(parent._(APPLY), done)
 
 
 async def show_my_children(

@@ -60,12 +60,10 @@ async def test_stale_and_forged_buttons_get_a_notice_and_change_nothing(
     parent = TelegramParent(fake_bot_api, user_id=3003)
     async with demo_bot_polling(fake_bot_api, demo_service):
         await merge_flow.log_in(parent)
-        confirmation = await merge_flow.find_other_account(parent)
-        roles = await merge_flow.answer_guardian_questions(parent)
-
-        stale = confirmation.button_data(parent._("Continue"))
-        notice = await parent.press_answered_without_change(confirmation, stale)
-        assert notice == parent._("Already taken into account.")
+        roles = await merge_flow.find_other_account(parent)
+        stale = roles.button_data(parent._(merge_flow.APPLY))
+        await parent.presses(merge_flow.MATHIS, expect=merge_flow.MATHIS)  # edited in place: a new rendering
+        await parent.presses(merge_flow.MATHIS, expect=merge_flow.MATHIS)
         forged = await parent.press_answered_without_change(roles, stale.split(".")[0] + ".apply-all")
         assert forged == parent._("This button is no longer valid. Please use the buttons of the last message.")
 
@@ -87,7 +85,7 @@ async def test_a_restart_in_the_middle_of_the_flow_resumes_at_the_same_step(
     before = parent.snapshot()
     fake_bot_api.user_sends(parent.chat, CAMILLE.other_password)  # typed while the bot is down
     async with demo_bot_polling(fake_bot_api, demo_service):
-        found = await parent.reply_containing(parent._(merge_flow.CONFIRM_SOURCE), before)
+        found = await parent.reply_containing(parent._(merge_flow.APPLY), before)
         assert merge_flow.CHLOE in found.text and merge_flow.MATHIS in found.text
         await merge_flow.add_children_not_guardian_of_mathis(parent)
         await merge_flow.show_my_children(parent)
@@ -102,7 +100,6 @@ async def test_two_chats_run_at_once(fake_bot_api: FakeBotApi, demo_service: Dem
     async def gather_nadias_children() -> None:
         await merge_flow.log_in(nadia, NADIA)
         await merge_flow.find_other_account(nadia, NADIA)
-        await merge_flow.answer_guardian_questions(nadia, NADIA)
         await nadia.presses("Add these students to my account", expect="My children")
         await merge_flow.show_my_children(nadia, NADIA, not_guardian=())
 

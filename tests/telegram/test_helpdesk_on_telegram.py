@@ -155,7 +155,7 @@ async def test_annuler_withdraws_the_request_on_telegram(fake_bot_api: FakeBotAp
     parent = TelegramParent(fake_bot_api, user_id=7002, language_code="en")
     agent = Agent(demo_service)
     async with running_bot("polling", fake_bot_api, demo_service):
-        await parent.says("/start", expect="What would you like to do?")
+        await parent.says("/start", expect=merge_flow.WELCOME)
         await parent.send_and_wait("/agent", parent._(ESCALATED).split("{reference}")[0])
         conversation = await agent.escalation_of_the_queue()
         await parent.says(
@@ -163,5 +163,5 @@ async def test_annuler_withdraws_the_request_on_telegram(fake_bot_api: FakeBotAp
             expect="I withdrew your request {reference}: nobody will answer it. I am here to help you again.",
             reference=conversation["reference"],
         )
-        await parent.presses("Link a child", expect="(Identifier)")
+        await parent.presses("My children", expect="(Identifier)")
     assert (await agent.conversation(conversation["escalation_id"]))["state"] == "withdrawn"

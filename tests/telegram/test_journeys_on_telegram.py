@@ -55,6 +55,7 @@ PASSWORD_HELP = (
     "If the account is not activated yet, type the temporary password from the school."
 )
 ADDITION_CANCELLED = "Adding the children of the account {source} is cancelled. Nothing has changed on your accounts."
+ROLES_NOT_CANCELLED = "To change a child's role, press their line. To stop without changing anything, press “Cancel”."
 DEFINITION = "The legal guardian is the parent or the person who exercises parental authority over the child."
 CONNECTED = "You are logged in with the account {identifier}."
 OTHER_ACTIVE_ACCOUNT = (
@@ -111,30 +112,30 @@ async def test_what_parents_type_is_never_misread(
     parent, typed = parent_for(fake_bot_api, 6001, language), TYPED[language]
     async with demo_bot_polling(fake_bot_api, demo_service):
         await merge_flow.start_linking(parent)
+        await parent.presses("My children", expect=LOGIN_IDENTIFIER)
         cancelled = await parent.says(typed["cancel"], expect=LOGIN_CANCELLED)
         assert "annuler" not in cancelled.text.replace(parent._(LOGIN_CANCELLED), ""), "never an identifier"
-        await parent.presses("Link a child", expect=LOGIN_IDENTIFIER)
+        assert parent._(merge_flow.WELCOME) in cancelled.text, "the welcome asks the identifier again"
         await merge_flow.ask_password_of(parent, CAMILLE.kept)
         await parent.says(typed["help"], expect=PASSWORD_HELP)
         await parent.says(typed["stop"], expect=LOGIN_CANCELLED)
-        await parent.presses("Link a child", expect=LOGIN_IDENTIFIER)
         await merge_flow.ask_password_of(parent, CAMILLE.kept)
         await parent.says(CAMILLE.kept_password, expect=merge_flow.LOGGED_IN, identifier=CAMILLE.kept)
 
         await merge_flow.find_other_account(parent)
-        await parent.says(typed["disagree"], expect=ADDITION_CANCELLED, source=CAMILLE.other)
-        await parent.says(typed["my_sons"], expect=merge_flow.MY_CHILDREN_TITLE, identifier=CAMILLE.kept)
+        await parent.says(typed["disagree"], expect=ROLES_NOT_CANCELLED)  # « non » at the form never cancels
+        await parent.says(typed["my_sons"], expect=ADDITION_CANCELLED, source=CAMILLE.other)
 
         await parent.presses("Add students from another account", expect=FIND_THE_ACCOUNT)
         await merge_flow.find_other_account(parent)
-        await parent.says(typed["yes"], expect=merge_flow.GUARDIAN_QUESTION, child=CHLOE)
-        await parent.says(typed["dont_know"], expect=DEFINITION)
-        await parent.says(typed["no"], expect=merge_flow.GUARDIAN_QUESTION, child=MATHIS)
-        form = await parent.says(typed["yes"], expect="Add these students to my account")
+        unsure = await parent.says(typed["dont_know"], expect=DEFINITION)
+        assert parent._("Talk to an agent") in [button["text"] for button in unsure.buttons], "an agent, if unsure"
+        await parent.says(typed["no"], expect=ROLES_NOT_CANCELLED)
+        form = await parent.presses(CHLOE, expect=CHLOE)
         labels = [button["text"] for button in form.buttons]
-        assert parent._(merge_flow.NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☑") in labels, "« non » for Chloé only"
+        assert parent._(merge_flow.NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☑") in labels, "ticked for Chloé only"
         assert parent._(merge_flow.NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☐") in labels
-        await parent.presses("Add these students to my account", expect="My children")
+        await parent.says(typed["yes"], expect="My children")
         await merge_flow.show_my_children(parent, not_guardian=(CHLOE,))
 
     # whatever is typed at a password step is deleted, even a help word (it is never sent to the service)
@@ -177,9 +178,8 @@ async def test_a_pending_account_first_asks_about_another_activated_account(
         await parent.presses("Yes", expect=KEEP_THE_OTHER, identifier=pending)
         await merge_flow.ask_password_of(parent, CAMILLE.kept)
         await parent.says(CAMILLE.kept_password, expect=FIND_THE_ACCOUNT)
-        await parent.says("/deconnexion" if language == "fr" else "/logout", expect="What would you like to do?")
+        await parent.says("/deconnexion" if language == "fr" else "/logout", expect=merge_flow.WELCOME)
 
-        await parent.presses("Link a child", expect=LOGIN_IDENTIFIER)
         await merge_flow.ask_password_of(parent, pending)
         await parent.says(temporary, expect=OTHER_ACTIVE_ACCOUNT, identifier=pending)
         await parent.presses("No", expect="Choose your new password. The portal's rules:")
@@ -198,12 +198,12 @@ async def test_a_child_already_linked_shows_its_role_and_keeps_it(
 ) -> None:
     parent = parent_for(fake_bot_api, 6004, language)
     [already] = NADIA.already_linked
-    [new] = NADIA.asked_about
+    [new] = [child for child in NADIA.other_children if child not in NADIA.already_linked]
     async with demo_bot_polling(fake_bot_api, demo_service):
         await merge_flow.log_in(parent, NADIA)
         found = await merge_flow.find_other_account(parent, NADIA)
         assert parent._(ALREADY_ON_ACCOUNT, child=already, role=parent._("legal guardian")) in found.text
-        form = await merge_flow.answer_guardian_questions(parent, NADIA, "No")
+        form = await parent.presses(new, expect=new)
         labels = [button["text"] for button in form.buttons]
         assert parent._(merge_flow.NOT_GUARDIAN_TOGGLE, child=already, mark="☐") in labels, "current role pre-selected"
         assert parent._(merge_flow.NOT_GUARDIAN_TOGGLE, child=new, mark="☑") in labels

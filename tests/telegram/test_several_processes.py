@@ -141,8 +141,7 @@ async def test_two_processes_serve_alternate_updates_of_one_chat(
             pytest.fail("the bot processes did not start:\n" + "\n".join(log.read_text() for log in logs))
 
         await merge_flow.log_in(parent)
-        await merge_flow.find_other_account(parent)
-        roles = await merge_flow.answer_guardian_questions(parent)
+        roles = await merge_flow.find_other_account(parent)
         apply = roles.button_data(parent._("Add these students to my account"))
         done = parent.n_(
             "Done! This child was added to your account:", "Done! These children were added to your account:", 2
