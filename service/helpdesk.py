@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import structlog
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,8 @@ from service.journeys import Stage, record_stage, requester_key
 from service.models import Escalation, HelpdeskMessage
 from service.records import audit
 from service.security import new_token, token_digest
+
+events = structlog.stdlib.get_logger(__name__)
 
 REFERENCE_LENGTH = 6
 INSERT_ATTEMPTS = 3
@@ -126,6 +129,8 @@ async def escalate(context: ServiceContext, request: EscalationRequest) -> Stand
             existing, await _position(session, existing), await _availability(context, session), created
         )
     context.helpdesk_pulse.fire()
+    if created:
+        events.info("escalation opened", escalation=standing.escalation.reference, reason=request.reason)
     return standing
 
 

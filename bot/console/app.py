@@ -27,6 +27,7 @@ from bot.console.web import (
     TEMPLATES_KEY,
     error_pages_middleware,
     language_middleware,
+    request_log_middleware,
     security_headers_middleware,
     session_middleware,
 )
@@ -69,7 +70,13 @@ def create_app(
     """The console; its HTTP client sessions open and close with the app (one cleanup_ctx each)."""
     i18n.require_console_catalogs()
     app = web.Application(
-        middlewares=[security_headers_middleware, language_middleware, session_middleware, error_pages_middleware],
+        middlewares=[
+            request_log_middleware,
+            security_headers_middleware,
+            language_middleware,
+            session_middleware,
+            error_pages_middleware,
+        ],
         client_max_size=MAX_FORM_BYTES,
     )
     app[SETTINGS_KEY] = settings

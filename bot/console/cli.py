@@ -51,7 +51,6 @@ def run_console(arguments: argparse.Namespace) -> int:
     if settings.agent_token is None:
         print("rattacher: RATTACHER_CONSOLE_AGENT_TOKEN is not set (the service's agent token)", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve_until_signalled(settings))
     return 0
 

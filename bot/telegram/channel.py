@@ -28,6 +28,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError
 
 from conversations.engine import Button, Inbound, InboundKind, Outcome, Reply
 from conversations.i18n import N_, normalise_language, translator
+from conversations.request_ids import bound_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,11 @@ class TelegramChannel:
         self._retry_delay_seconds = retry_delay_seconds
 
     async def process(self, update: Update, bot: Bot) -> None:
-        """Handle one update; raises DeliveryFailed when Telegram could not be reached."""
+        """Handle one update under its own request id; raises DeliveryFailed when Telegram could not be reached."""
+        with bound_request_id("tg", update.update_id, update_id=update.update_id):
+            await self._process(update, bot)
+
+    async def _process(self, update: Update, bot: Bot) -> None:
         chat = update.effective_chat
         if chat is None:
             return

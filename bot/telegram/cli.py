@@ -99,12 +99,6 @@ def settings_problem(error: ValidationError) -> str:
     return translate(INVALID_SETTING).format(name=field.upper(), reason=reason)
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 async def serve_bot(settings: TelegramSettings, stop: asyncio.Event, *, poll_wait_seconds: int | None = None) -> None:
     """The bot against the service at settings.service_url, polling or webhook, until `stop`.
 
@@ -176,7 +170,6 @@ def serve_until_signalled(settings: TelegramSettings, serve: Callable[[asyncio.E
     """Run until SIGINT/SIGTERM; Telegram refusing the token or unreachable at start: one line."""
     from telegram.error import InvalidToken, NetworkError
 
-    configure_logging()
     translate = translator(os.environ.get("LANG", ""))
     try:
         asyncio.run(_until_signalled(serve))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import logging
 import os
 import signal
 import sys
@@ -64,7 +63,6 @@ def register(subparsers: Any) -> None:
 
 def run_relay(arguments: argparse.Namespace) -> int:
     """`rattacher relay`: deliver until SIGINT/SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = relay_settings_from_environment()
     if settings is None:
         return SETTINGS_ERROR_EXIT
