@@ -15,7 +15,7 @@ from conversations.i18n import CatalogMissing
 from conversations.schema import DialogSchemaNotAtHead
 from service import cli as service_cli
 from service.database import SchemaNotAtHead
-from service.log_setup import LogSettings, configure_logging
+from service.log_setup import COMMAND_LOG_LEVEL, LogSettings, configure_logging
 from service.relay import cli as relay_cli
 
 
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def start_logging(arguments: argparse.Namespace) -> bool:
     """Every command logs the same way (service/log_setup.py); False after one line if the settings are wrong.
 
-    A command may lower its default level with `set_defaults(default_log_level=...)` (the demo's terminal chat).
+    Serving commands set `default_log_level=SERVING_LOG_LEVEL` (INFO); the others log warnings and errors only.
     """
     try:
         settings = LogSettings()
@@ -57,7 +57,7 @@ def start_logging(arguments: argparse.Namespace) -> bool:
             name = str(problem["loc"][0]).upper() if problem["loc"] else "LOG_*"
             print(f"rattacher: RATTACHER_{name}: {problem['msg']}", file=sys.stderr)
         return False
-    configure_logging(settings, default_level=getattr(arguments, "default_log_level", "INFO"))
+    configure_logging(settings, default_level=getattr(arguments, "default_log_level", COMMAND_LOG_LEVEL))
     return True
 
 

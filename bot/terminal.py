@@ -31,6 +31,7 @@ from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
 from service.context import hasher_from_settings
 from service.fixtures import DEMO_FIXTURE, load_fixture_file
+from service.log_setup import COMMAND_LOG_LEVEL
 from service.relay.cli import relay_settings_from_environment
 from service.relay.outbox import Claimed
 from service.relay.runner import started_relay
@@ -67,7 +68,7 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--reset", action="store_true", help="start again from the demo data (deletes the file first)")
     demo.add_argument("--language", default=None, help="fr or en (default: French)")
     # The chat is on this terminal: only warnings and errors share it (RATTACHER_LOG_LEVEL=INFO for more).
-    demo.set_defaults(handler=run_demo, default_log_level="WARNING")
+    demo.set_defaults(handler=run_demo, default_log_level=COMMAND_LOG_LEVEL)
 
 
 def run_demo(arguments: argparse.Namespace) -> int:

@@ -40,6 +40,10 @@ QUIETER_LIBRARIES: Mapping[str, int] = {
     "asyncio": logging.INFO,
 }
 HANDLER_NAME = "rattacher"
+# Unless RATTACHER_LOG_LEVEL says otherwise: what serves (service, relay, bot, run, console) logs from INFO, one-shot
+# commands (migrate, purge, load, school-client, relay subscribers…) and the demo's terminal chat from WARNING.
+SERVING_LOG_LEVEL = "INFO"
+COMMAND_LOG_LEVEL = "WARNING"
 
 
 class LogSettings(BaseSettings):
@@ -154,7 +158,7 @@ class StandardErrorHandler(logging.StreamHandler[TextIO]):
         """StreamHandler.__init__ sets it: ignored."""
 
 
-def configure_logging(settings: LogSettings, *, default_level: str = "INFO") -> None:
+def configure_logging(settings: LogSettings, *, default_level: str = COMMAND_LOG_LEVEL) -> None:
     """Install the one handler (stderr) on the root logger; handlers installed by others are left alone."""
     level = logging.getLevelName(settings.log_level or default_level)
     configure_structlog()

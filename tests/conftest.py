@@ -93,6 +93,12 @@ def no_secret_in_any_log_line(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
+def log_check() -> LeakCheckingHandler:
+    """The session's handler that searches every log record for secrets."""
+    return LOG_CHECK
+
+
+@pytest.fixture
 def secret_registry() -> SecretRegistry:
     """The session's registry of secrets: a test registers those it gives a subprocess, then checks its logs."""
     return SECRETS

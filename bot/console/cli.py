@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
 from bot.console.settings import ConsoleSettings
+from service.log_setup import SERVING_LOG_LEVEL
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     console.add_argument("--host", default=None, help="interface (default: RATTACHER_CONSOLE_HOST)")
     console.add_argument("--port", type=int, default=None, help="port (default: RATTACHER_CONSOLE_PORT)")
-    console.set_defaults(handler=run_console)
+    console.set_defaults(handler=run_console, default_log_level=SERVING_LOG_LEVEL)
 
 
 def console_settings(overrides: dict[str, Any] | None = None) -> ConsoleSettings | None:
