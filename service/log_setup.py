@@ -96,6 +96,16 @@ def _redacted_value(value: Any) -> Any:
     return value
 
 
+FIRST_FIELDS = ("timestamp", "level", "logger", "event", "request_id")
+
+
+def leading_fields_first(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """timestamp, level, logger, event and request_id open every line; the event's own fields follow."""
+    ordered = {key: event_dict.pop(key) for key in FIRST_FIELDS if key in event_dict}
+    ordered.update(event_dict)
+    return ordered
+
+
 def shared_processors() -> list[Processor]:
     """What every line gets, from structlog or from the standard library: context, level, logger, time."""
     return [
@@ -119,6 +129,7 @@ def log_formatter(json_lines: bool, *, colours: bool = False) -> structlog.stdli
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             redact_secrets,
+            leading_fields_first,
             renderer,
         ],
     )
