@@ -70,7 +70,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(
-        f"log check: {LOG_CHECK.lines} log lines searched for {len(SECRETS.phrases)} secrets and "
+        f"log check: {LOG_CHECK.lines} log lines searched for {SECRETS.phrase_count} secrets and "
         f"{len(SECRETS.tokens)} generated tokens, {len(LOG_CHECK.leaks)} leaking"
     )
 

@@ -44,19 +44,20 @@ SECRET_FIELD_NAMES = re.compile(r"password|secret|token", re.IGNORECASE)
 
 @dataclass
 class SecretRegistry:
-    """The secret values the suite used: phrases (searched as substrings) and tokens (matched as whole runs)."""
+    """The secret values the suite used: phrases (searched as substrings) and tokens (matched as whole runs).
 
-    phrases: set[str] = field(default_factory=set)
+    Phrases are indexed by their first MIN_PHRASE_LENGTH characters: a line costs one dictionary look-up per
+    character, however many secrets the suite registered."""
+
+    phrases: dict[str, set[str]] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
-    _pattern: re.Pattern[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_phrase(self, value: object) -> None:
         """A chosen secret (a password, a configured token): found anywhere in a line."""
-        if isinstance(value, str) and len(value) >= MIN_PHRASE_LENGTH and value not in self.phrases:
+        if isinstance(value, str) and len(value) >= MIN_PHRASE_LENGTH:
             with self._lock:
-                self.phrases.add(value)
-                self._pattern = None
+                self.phrases.setdefault(value[:MIN_PHRASE_LENGTH], set()).add(value)
 
     def add_token(self, value: object) -> None:
         """A generated token (URL-safe alphabet): found as a whole run of that alphabet, in a set (the suite makes
@@ -68,21 +69,23 @@ class SecretRegistry:
             else:
                 self.add_phrase(value)
 
+    @property
+    def phrase_count(self) -> int:
+        return sum(len(phrases) for phrases in self.phrases.values())
+
     def found_in(self, line: str) -> list[str]:
         """Why the line leaks (empty: it does not); never the secret itself, only a hint of it."""
         reasons = [f"{name}" for name, shape in SECRET_SHAPES.items() if shape.search(line)]
         reasons += [f"token {_hint(run)}" for run in TOKEN_RUN.findall(line) if run in self.tokens]
-        pattern = self._phrase_pattern()
-        if pattern is not None:
-            reasons += [f"secret {_hint(match)}" for match in pattern.findall(line)]
+        reasons += [f"secret {_hint(phrase)}" for phrase in self._phrases_in(line)]
         return list(dict.fromkeys(reasons))
 
-    def _phrase_pattern(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and self.phrases:
-                alternatives = sorted(self.phrases, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(phrase) for phrase in alternatives))
-            return self._pattern
+    def _phrases_in(self, line: str) -> Iterator[str]:
+        index = self.phrases
+        for start in range(len(line) - MIN_PHRASE_LENGTH + 1):
+            candidates = index.get(line[start : start + MIN_PHRASE_LENGTH])
+            if candidates:
+                yield from (phrase for phrase in list(candidates) if line.startswith(phrase, start))
 
 
 def _hint(secret: str) -> str:
