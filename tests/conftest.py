@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from service.log_setup import HANDLER_NAME, QUIETER_LIBRARIES, configure_structlog, quieten_libraries
 from service.security import CredentialHasher
 from tests.log_leaks import (
+    SESSION_SECRETS,
     LeakCheckingHandler,
     SecretRegistry,
     describe,
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUR_LOGGERS = ("service", "conversations", "bot", "bench")
 MAX_FIXTURE_BYTES = 200_000
 
-SECRETS = SecretRegistry()
+SECRETS = SESSION_SECRETS
 LOG_CHECK = LeakCheckingHandler(SECRETS)
 _undo_registrations: list[Callable[[], None]] = []
 

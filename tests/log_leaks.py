@@ -16,7 +16,7 @@ import logging
 import re
 import secrets as secrets_module
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,17 @@ def describe(leaks: Iterable[Leak]) -> str:
     return "\n".join(f"{leak.where}: {', '.join(leak.reasons)} in: {leak.line}" for leak in leaks)
 
 
+SESSION_SECRETS = SecretRegistry()  # the registry of the whole session (tests/conftest.py fills and checks with it)
+
+
+def assert_no_secret_in_log(log: Path, environment: Mapping[str, str] | None = None) -> None:
+    """A subprocess's output (stdout and stderr in one file): no secret of the session, nor of its environment."""
+    if environment is not None:
+        register_environment_secrets(SESSION_SECRETS, environment)
+    leaks = check_lines(SESSION_SECRETS, log.read_text(errors="replace").splitlines(), log.name)
+    assert not leaks, describe(leaks)
+
+
 def register_fixture_secrets(registry: SecretRegistry, paths: Iterable[Path]) -> None:
     """Passwords, temporary passwords, tokens and secrets written in JSON fixtures (the demo's, the tests')."""
     for path in paths:
@@ -144,7 +155,7 @@ def register_fixture_secrets(registry: SecretRegistry, paths: Iterable[Path]) ->
                 registry.add_phrase(value)
 
 
-def register_environment_secrets(registry: SecretRegistry, environment: dict[str, str]) -> None:
+def register_environment_secrets(registry: SecretRegistry, environment: Mapping[str, str]) -> None:
     """The secrets a test gives a subprocess in its environment (RATTACHER_*_TOKEN, *_SECRET, *_PASSWORD)."""
     for name, value in environment.items():
         if SECRET_FIELD_NAMES.search(name):
