@@ -34,7 +34,12 @@ def current_request_id() -> str | None:
 
 @contextlib.contextmanager
 def bound_request_id(prefix: str, anchor: int | str | None = None, **fields: object) -> Iterator[str]:
-    """A new request id (and `fields`) bound to every log line written inside the block; yields the id."""
-    request_id = new_request_id(prefix, anchor)
+    """A request id (and `fields`) bound to every log line written inside the block; yields the id.
+
+    With an anchor, an id already bound for the same prefix and anchor is kept: the webhook's handler binds the
+    update's id, and the channel handling that update inside it goes on with the same one."""
+    current = current_request_id()
+    kept = anchor is not None and current is not None and current.startswith(f"{prefix}-{anchor}-")
+    request_id = current if kept and current is not None else new_request_id(prefix, anchor)
     with structlog.contextvars.bound_contextvars(**{REQUEST_ID_KEY: request_id}, **fields):
         yield request_id

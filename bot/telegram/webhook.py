@@ -25,6 +25,7 @@ from bot.telegram.application import BotApplication, register_commands
 from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
 from bot.telegram.settings import TelegramSettings
 from conversations.deliveries import DeliveryPoller, running_poller
+from conversations.request_ids import bound_request_id
 
 logger = logging.getLogger(__name__)
 updates = structlog.stdlib.get_logger(__name__)
@@ -67,14 +68,16 @@ async def receive_update(request: web.Request) -> web.Response:
         update = Update.de_json(await request.json(), application.bot)
     except (ValueError, TypeError, KeyError):
         return web.json_response({"error": "not an update"}, status=400)
-    started = time.perf_counter()
-    try:
-        await application.update_processor.process_update(update, request.app[CHANNEL].process(update, application.bot))
-    except Exception:
-        logger.exception("Telegram update %s failed; Telegram will retry it", update.update_id)
-        return web.json_response({"error": "retry later"}, status=500)
-    duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    updates.info("webhook update", update_id=update.update_id, status=200, duration_ms=duration_ms)
+    with bound_request_id("tg", update.update_id, update_id=update.update_id):  # the channel keeps this id
+        started = time.perf_counter()
+        try:
+            processing = request.app[CHANNEL].process(update, application.bot)
+            await application.update_processor.process_update(update, processing)
+        except Exception:
+            logger.exception("Telegram update %s failed; Telegram will retry it", update.update_id)
+            return web.json_response({"error": "retry later"}, status=500)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        updates.info("webhook update", status=200, duration_ms=duration_ms)
     return web.json_response({"ok": True})
 
 
