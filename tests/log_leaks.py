@@ -74,7 +74,7 @@ class SecretRegistry:
         return sum(len(phrases) for phrases in self.phrases.values())
 
     def found_in(self, line: str) -> list[str]:
-        """Why the line leaks (empty: it does not); never the secret itself, only a hint of it."""
+        """Why the line leaks (empty: it does not): the kind of secret and a hint of it (its first characters)."""
         reasons = [f"{name}" for name, shape in SECRET_SHAPES.items() if shape.search(line)]
         reasons += [f"token {_hint(run)}" for run in TOKEN_RUN.findall(line) if run in self.tokens]
         reasons += [f"secret {_hint(phrase)}" for phrase in self._phrases_in(line)]

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import structlog
 from pydantic import SecretStr
 
+from bot.telegram.settings import TelegramSettings
 from service.log_setup import LogSettings, json_lines_for, log_formatter
 from tests.log_leaks import LeakCheckingHandler, SecretRegistry, check_lines
 
+ROOT = Path(__file__).resolve().parents[1]
 DEMO_PASSWORD = "Soleil-Bleu-2026"  # service/demo_fixture.json: c.martin's password
 DEMO_TEMPORARY_PASSWORD = "K7QX-M2PA-9TZC"  # c.martin7's temporary password
 
@@ -38,9 +44,16 @@ def test_the_session_check_catches_a_fixture_password_in_a_message(log_check: Le
 def test_the_session_check_catches_a_generated_token_and_a_settings_secret(log_check: LeakCheckingHandler) -> None:
     token = secrets.token_urlsafe(32)  # as the service makes session tokens: registered when made
     configured = SecretStr("a-configured-agent-token-value").get_secret_value()
+    webhook = TelegramSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        telegram_token="123456789:AAHfakeTokenForTestsOnly_0123456789",
+        webhook_secret_token="a-webhook-secret-from-the-settings",
+    ).webhook_secret_token
     events = structlog.stdlib.get_logger("conversations.probe")
     assert len(leaks_of(log_check, lambda: events.info("session opened", session=token))) == 1
     assert len(leaks_of(log_check, lambda: events.debug("calling the service", agent=configured))) == 1
+    assert webhook is not None
+    assert len(leaks_of(log_check, lambda: events.info("webhook", header=webhook.get_secret_value()))) == 1
     assert len(leaks_of(log_check, lambda: logging.getLogger("aiohttp.access").info("GET /x/%s", token))) == 1
 
 
@@ -77,7 +90,7 @@ def test_lines_of_another_process_are_checked_too() -> None:
     lines = ['{"event": "started"}', '{"event": "secret is the-webhook-secret-of-a-test"}']
     leaks = check_lines(registry, lines, "bot.log")
     assert [leak.line for leak in leaks] == [lines[1]]
-    assert leaks[0].reasons == ("secret the…(28 characters)",), "the report hints at the secret, never shows it"
+    assert leaks[0].reasons == ("secret the…(28 characters)",), "which secret: a hint (the line is shown)"
 
 
 def test_a_json_line_carries_the_request_id_bound_in_the_context() -> None:
@@ -135,3 +148,28 @@ def test_a_wrong_log_setting_stops_the_command_with_one_line(
     monkeypatch.setenv("RATTACHER_LOG_LEVEL", "loud")
     assert main(["purge", "--dry-run"]) == 2
     assert capsys.readouterr().err.startswith("rattacher: RATTACHER_LOG_LEVEL: ")
+
+
+def test_a_test_whose_log_holds_a_secret_fails(tmp_path: Path) -> None:
+    """The suite's own plugin (tests/conftest.py) in a pytest of its own: the leaking test fails, with its line."""
+    (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
+    (tmp_path / "test_probe.py").write_text(
+        "import logging\n\n"
+        "def test_leaks():\n"
+        f"    logging.getLogger('bot.probe').debug('typed %s', {DEMO_PASSWORD!r})\n\n"
+        "def test_clean():\n"
+        "    logging.getLogger('bot.probe').debug('typed a password, not shown')\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    assert "ERROR test_probe.py::test_leaks - Failed: secrets in log lines" in finished.stdout, finished.stdout
+    assert "test_clean" not in finished.stdout and "2 passed, 1 error" in finished.stdout
+    assert "test_probe.py::test_leaks: secret Sol…(16 characters) in: {" in finished.stdout
