@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from bench import run as bench_run
 from bot import migrate, purge, telegram, terminal
 from bot.console import cli as console_cli
@@ -13,6 +15,7 @@ from conversations.i18n import CatalogMissing
 from conversations.schema import DialogSchemaNotAtHead
 from service import cli as service_cli
 from service.database import SchemaNotAtHead
+from service.log_setup import COMMAND_LOG_LEVEL, LogSettings, configure_logging
 from service.relay import cli as relay_cli
 
 
@@ -30,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    if not start_logging(arguments):
+        return 2
     try:
         return int(arguments.handler(arguments) or 0)
     except CatalogMissing as error:
@@ -38,6 +43,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SchemaNotAtHead, DialogSchemaNotAtHead) as error:  # RATTACHER_AUTO_MIGRATE=false and not migrated
         print(f"rattacher: {error}", file=sys.stderr)
         return 3
+
+
+def start_logging(arguments: argparse.Namespace) -> bool:
+    """Every command logs the same way (service/log_setup.py); False after one line if the settings are wrong.
+
+    Serving commands set `default_log_level=SERVING_LOG_LEVEL` (INFO); the others log warnings and errors only.
+    """
+    try:
+        settings = LogSettings()
+    except ValidationError as error:
+        for problem in error.errors(include_input=False, include_url=False):
+            name = str(problem["loc"][0]).upper() if problem["loc"] else "LOG_*"
+            print(f"rattacher: RATTACHER_{name}: {problem['msg']}", file=sys.stderr)
+        return False
+    configure_logging(settings, default_level=getattr(arguments, "default_log_level", COMMAND_LOG_LEVEL))
+    return True
 
 
 if __name__ == "__main__":

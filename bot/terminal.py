@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
@@ -27,10 +26,12 @@ from bot.console.cli import demo_console
 from conversations.deliveries import delivery_poller, running_poller
 from conversations.engine import Button, DialogEngine, Inbound, Outcome
 from conversations.i18n import N_, normalise_language, require_catalogs, translator
+from conversations.request_ids import bound_request_id
 from conversations.runtime import dialog_engine
 from conversations.settings import DialogSettings
 from service.context import hasher_from_settings
 from service.fixtures import DEMO_FIXTURE, load_fixture_file
+from service.log_setup import COMMAND_LOG_LEVEL
 from service.relay.cli import relay_settings_from_environment
 from service.relay.outbox import Claimed
 from service.relay.runner import started_relay
@@ -67,12 +68,12 @@ def register(subparsers: Any) -> None:
     )
     demo.add_argument("--reset", action="store_true", help="start again from the demo data (deletes the file first)")
     demo.add_argument("--language", default=None, help="fr or en (default: French)")
-    demo.set_defaults(handler=run_demo)
+    # The chat is on this terminal: only warnings and errors share it (RATTACHER_LOG_LEVEL=INFO for more).
+    demo.set_defaults(handler=run_demo, default_log_level=COMMAND_LOG_LEVEL)
 
 
 def run_demo(arguments: argparse.Namespace) -> int:
     """Run the demo until the end of input."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if relay_settings_from_environment() is None:  # the demo's service and relay read the other settings
         return 2
     try:
@@ -170,7 +171,7 @@ class TerminalChannel:
     async def converse(self, opening_command: str) -> None:
         """Send the opening command (/aide shows where a previous run stopped), then chat until the end of input."""
         opening = Inbound(chat_key=CHAT_KEY, kind="command", command=opening_command, language=self.language)
-        outcome = await self.engine.handle(opening)
+        outcome = await self.handle(opening)
         while True:
             self.show(outcome)
             if self.after_message is not None:
@@ -178,9 +179,14 @@ class TerminalChannel:
             line = await asyncio.to_thread(self.read_line, outcome.expects_secret)
             if line is None:
                 return
-            outcome = await self.engine.handle(
+            outcome = await self.handle(
                 inbound_from_line(line, self.buttons, secret=outcome.expects_secret, language=self.language)
             )
+
+    async def handle(self, inbound: Inbound) -> Outcome:
+        """One line typed, under its own request id (the service's log lines carry it too)."""
+        with bound_request_id("term"):
+            return await self.engine.handle(inbound)
 
     def read_line(self, secret: bool) -> str | None:
         """One line typed (without echo for a password on a terminal), or None at the end of input."""

@@ -18,11 +18,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Protocol
 
+import structlog
+
 from conversations.messages import Outcome
+from conversations.request_ids import bound_request_id
 from conversations.service_port import AccountService, Delivery, ServiceError
 from conversations.settings import DialogSettings
 
 logger = logging.getLogger(__name__)
+events = structlog.stdlib.get_logger(__name__)
 
 Send = Callable[[str, Outcome], Awaitable[None]]  # (chat key, outcome); raises when it could not be sent
 
@@ -97,8 +101,10 @@ class DeliveryPoller:
     async def _deliver(self, delivery: Delivery) -> bool:
         """Apply one delivery to its chat's dialog and send the replies; False if either failed."""
         try:
-            outcome = await self._engine.deliver(delivery)
-            await self._send(delivery.chat_key, outcome)
+            with bound_request_id("dl", delivery.message_id):
+                outcome = await self._engine.deliver(delivery)
+                await self._send(delivery.chat_key, outcome)
+                events.info("helpdesk message delivered", message_id=delivery.message_id, kind=delivery.kind)
         except Exception as error:  # its text may quote a URL with a token: the kind only
             logger.warning(
                 "helpdesk message %s not delivered to %s (%s); it will come again",

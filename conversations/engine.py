@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations import handlers as h
@@ -62,6 +64,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+events = structlog.stdlib.get_logger(__name__)  # one structured line per update (docs/operations.md)
 
 JOURNEY_IDLE = timedelta(hours=24)  # a dialog quiet this long starts a new journey when the parent comes back
 
@@ -103,9 +106,25 @@ class DialogEngine:
         return self._store.engine
 
     async def handle(self, inbound: Inbound) -> Outcome:
-        """Apply one inbound message to its chat's dialog and return what to show."""
+        """Apply one inbound message to its chat's dialog and return what to show (logged: kind, step, duration)."""
+        started = time.perf_counter()
+        steps: dict[str, str] = {}
+        outcome = await self._handle(inbound, steps)
+        events.info(
+            "update handled",
+            kind=inbound.kind,
+            from_step=steps.get("from"),
+            step=steps.get("to"),
+            duplicate=not outcome.handled,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return outcome
+
+    async def _handle(self, inbound: Inbound, steps: dict[str, str]) -> Outcome:
+        """`steps` gets the step the chat was at ("from") and the one it reached ("to"), for the log line."""
         async with self._store.chat(inbound.chat_key) as chat:
             record = await chat.load()
+            steps["from"] = steps["to"] = record.state.step.value
             duplicate = replayed_outcome(record.state, inbound.update_id)
             if duplicate is not None:
                 return duplicate
@@ -153,6 +172,7 @@ class DialogEngine:
             except StaleDialogState:
                 logger.warning("chat %s was saved by another process meanwhile; step not saved", inbound.chat_key)
                 return self._retry_later(record.state.language, reads_secret or pasted_secret)
+        steps["to"] = record.state.step.value
         logger.debug("chat %s: %s -> step %s", inbound.chat_key, inbound.kind, record.state.step.value)
         return outcome
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
+from conversations.request_ids import REQUEST_ID_HEADER, current_request_id
 from conversations.service_port import (
     ERRORS_BY_CODE,
     ActivationNeeded,
@@ -134,6 +135,9 @@ class HttpAccountService:
         timeout: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         headers = {"X-Requester": requester}
+        request_id = current_request_id()
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id
         if session_token is not None:
             headers["X-Parent-Session"] = session_token
         options: dict[str, Any] = {"json": json, "headers": headers, "params": params}

@@ -14,6 +14,7 @@ from service.exposition import install_metrics
 from service.handlers import OPENAPI_KEY, ROUTES
 from service.metrics import observe_requests, refresh_database_gauges
 from service.openapi import build_openapi
+from service.request_log import add_request_id_header, request_log
 from service.routing import CONTEXT_KEY, ClientDirectory, ClientKind, guarded, json_errors
 from service.school_clients import SchoolScope
 from service.security import CredentialHasher
@@ -45,7 +46,10 @@ def create_app(
     settings: ServiceSettings, *, clock: Clock = utc_now, hasher: CredentialHasher | None = None
 ) -> web.Application:
     """The service's application; the schema must already be up to date (see database.upgrade_schema)."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors, observe_requests])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[request_log, json_errors, observe_requests]
+    )
+    app.on_response_prepare.append(add_request_id_header)
     app[OPENAPI_KEY] = build_openapi(ROUTES, max_body_bytes=settings.max_body_bytes)
     directory = client_directory(settings)
     for route in ROUTES:

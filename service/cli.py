@@ -17,6 +17,7 @@ from service.context import ServiceContext, context_for, hasher_from_settings
 from service.database import create_engine, prepare_schema
 from service.domain import utc_now
 from service.fixtures import DEMO_FIXTURE, FixtureError, load_fixture_file
+from service.log_setup import SERVING_LOG_LEVEL
 from service.runner import running_service
 from service.settings import ENV_PREFIX, ServiceSettings
 
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
     service = subparsers.add_parser("service", help="run the account service over HTTP until interrupted")
     service.add_argument("--host", default=None, help="interface to listen on (default: RATTACHER_HOST or 127.0.0.1)")
     service.add_argument("--port", type=int, default=None, help="port (default: RATTACHER_PORT or 8080)")
-    service.set_defaults(handler=run_service)
+    service.set_defaults(handler=run_service, default_log_level=SERVING_LOG_LEVEL)
     _register_school_client(subparsers)
 
 

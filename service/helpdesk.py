@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import structlog
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,8 @@ from service.journeys import Stage, record_stage, requester_key
 from service.models import Escalation, HelpdeskMessage
 from service.records import audit
 from service.security import new_token, token_digest
+
+events = structlog.stdlib.get_logger(__name__)
 
 REFERENCE_LENGTH = 6
 INSERT_ATTEMPTS = 3
@@ -129,6 +132,7 @@ async def escalate(context: ServiceContext, request: EscalationRequest) -> Stand
     context.helpdesk_pulse.fire()
     if created:
         metrics.escalation_opened(existing.reason)
+        events.info("escalation opened", escalation=standing.escalation.reference, reason=request.reason)
     return standing
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +58,8 @@ from service.throttling import Caller, requester_limits
 
 REF_BYTES = 3
 LinkObserver = Callable[[int], None]
+
+events = structlog.stdlib.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,8 @@ async def apply_merge(
         async with context.transaction() as session:
             result = await _merge_in_transaction(session, context, parent, ticket, declared, request, on_link_written)
             await record_stage(session, context, context.clock(), requester, Stage.MERGED)
-            return result
+        events.info("merge applied", merge_id=result.get("merge_id"), children=len(declared))
+        return result
     except (MergeConflict, TicketInvalid, IntegrityError):
         replay = await _recorded_result(context, parent.account.id, request)
         if replay is not None:

@@ -11,6 +11,7 @@ webhook receiver.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shlex
@@ -21,6 +22,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -28,6 +30,7 @@ import pytest
 from bench.fake_bot_api import FakeBotApi
 from bot.cli import build_parser
 from bot.telegram.settings import TelegramSettings
+from tests.log_leaks import SecretRegistry, check_lines, describe, register_environment_secrets
 from tests.relay.conftest import eventually, receiving
 from tests.scraping import Scrape
 from tests.telegram import merge_flow
@@ -211,7 +214,11 @@ async def fake_bot_api() -> AsyncIterator[FakeBotApi]:
 
 
 async def test_the_layout_of_the_unit_files_runs_a_merge(
-    database_backend: str, database_url: str, fake_bot_api: FakeBotApi, tmp_path: Path
+    database_backend: str,
+    database_url: str,
+    fake_bot_api: FakeBotApi,
+    tmp_path: Path,
+    secret_registry: SecretRegistry,
 ) -> None:
     if database_backend != "postgresql":
         pytest.skip("the production layout (several processes) runs on PostgreSQL; SQLite is the one-process default")
@@ -318,3 +325,27 @@ async def test_the_layout_of_the_unit_files_runs_a_merge(
         text = log.read_text()
         for secret in (CAMILLE.kept_password, CAMILLE.other_password, BOT_TOKEN, WEBHOOK_SECRET, SERVICE_TOKEN):
             assert secret not in text, f"{log.name} shows a secret"
+    for environment in (admin, service, bot, console, relay):
+        register_environment_secrets(secret_registry, environment)
+    leaks = [leak for log in logs for leak in check_lines(secret_registry, log.read_text().splitlines(), log.name)]
+    assert leaks == [], describe(leaks)
+    assert_one_merge_traced_across_processes(logs)
+
+
+def json_lines_of(log: Path) -> list[dict[str, Any]]:
+    """The log lines of a process (JSON: its stderr is a file), without what it prints on stdout."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
+def assert_one_merge_traced_across_processes(logs: list[Path]) -> None:
+    """The merge's request id, made by the bot process that took the update, is in the service's lines too."""
+    service_lines = json_lines_of(next(log for log in logs if log.name.startswith("rattacher-service")))
+    merges = [line for line in service_lines if line.get("route") == "/v1/merges" and line["event"] == "request"]
+    assert len(merges) == 1 and merges[0]["status"] == 201, merges
+    request_id = merges[0]["request_id"]
+    assert any(line["event"] == "merge applied" and line.get("request_id") == request_id for line in service_lines)
+    bot_lines = [line for log in logs if log.name.startswith("rattacher-bot") for line in json_lines_of(log)]
+    handled = [line for line in bot_lines if line.get("request_id") == request_id]
+    assert [line["event"] for line in handled if line["logger"] == "conversations.engine"] == ["update handled"]
+    relay_lines = json_lines_of(next(log for log in logs if log.name.startswith("rattacher-relay")))
+    assert {line["event_type"] for line in relay_lines if line["event"] == "event delivered"} >= {"account.merged"}

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
 from bot.console.settings import ConsoleSettings
+from service.log_setup import SERVING_LOG_LEVEL
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     console.add_argument("--host", default=None, help="interface (default: RATTACHER_CONSOLE_HOST)")
     console.add_argument("--port", type=int, default=None, help="port (default: RATTACHER_CONSOLE_PORT)")
-    console.set_defaults(handler=run_console)
+    console.set_defaults(handler=run_console, default_log_level=SERVING_LOG_LEVEL)
 
 
 def console_settings(overrides: dict[str, Any] | None = None) -> ConsoleSettings | None:
@@ -51,7 +52,6 @@ def run_console(arguments: argparse.Namespace) -> int:
     if settings.agent_token is None:
         print("rattacher: RATTACHER_CONSOLE_AGENT_TOKEN is not set (the service's agent token)", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve_until_signalled(settings))
     return 0
 

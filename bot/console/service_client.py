@@ -11,6 +11,8 @@ from typing import Any
 
 import aiohttp
 
+from conversations.request_ids import REQUEST_ID_HEADER, current_request_id, new_request_id
+
 AGENT_HEADER = "X-Agent"
 MAX_SUBJECT_LENGTH = 80
 MAX_FIRST_NAME_LENGTH = 50
@@ -73,8 +75,13 @@ class ConsoleServiceClient:
         self.agent_token = agent_token
 
     def headers(self, agent: AgentIdentity) -> dict[str, str]:
-        """The agent token and X-Agent."""
-        return {"Authorization": f"Bearer {self.agent_token}", AGENT_HEADER: agent.header()}
+        """The agent token, X-Agent and X-Request-Id (the console request's id, else a new one per call)."""
+        request_id = current_request_id() or new_request_id("con")
+        return {
+            "Authorization": f"Bearer {self.agent_token}",
+            AGENT_HEADER: agent.header(),
+            REQUEST_ID_HEADER: request_id,
+        }
 
     async def request(
         self,

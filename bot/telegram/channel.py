@@ -30,6 +30,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError
 from bot.telegram import metrics
 from conversations.engine import Button, Inbound, InboundKind, Outcome, Reply
 from conversations.i18n import N_, normalise_language, translator
+from conversations.request_ids import bound_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -154,14 +155,15 @@ class TelegramChannel:
         self._retry_delay_seconds = retry_delay_seconds
 
     async def process(self, update: Update, bot: Bot) -> None:
-        """Handle one update; raises DeliveryFailed when Telegram could not be reached."""
-        started = time.perf_counter()
-        try:
-            outcome = await self._applied(update, bot)
-        except Exception as error:
-            metrics.UPDATE_ERRORS.labels(error=type(error).__name__).inc()
-            raise
-        metrics.update_handled(outcome, time.perf_counter() - started)
+        """Handle one update under its own request id; raises DeliveryFailed when Telegram could not be reached."""
+        with bound_request_id("tg", update.update_id, update_id=update.update_id):
+            started = time.perf_counter()
+            try:
+                outcome = await self._applied(update, bot)
+            except Exception as error:
+                metrics.UPDATE_ERRORS.labels(error=type(error).__name__).inc()
+                raise
+            metrics.update_handled(outcome, time.perf_counter() - started)
 
     async def _applied(self, update: Update, bot: Bot) -> Outcome | None:
         """The dialog's outcome once rendered; None when no dialog saw the update (a group, nothing to read)."""

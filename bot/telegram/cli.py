@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 
 from bot.telegram.settings import TelegramSettings
 from conversations.i18n import N_, translator
+from service.log_setup import SERVING_LOG_LEVEL
 
 if TYPE_CHECKING:
     from service.settings import ServiceSettings
@@ -37,14 +38,14 @@ def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="the account service and the Telegram bot (long polling) in one process")
     run.add_argument("--host", default=None, help="service interface (default: RATTACHER_HOST)")
     run.add_argument("--port", type=int, default=None, help="service port (default: RATTACHER_PORT)")
-    run.set_defaults(handler=run_service_and_bot)
+    run.set_defaults(handler=run_service_and_bot, default_log_level=SERVING_LOG_LEVEL)
     bot = subparsers.add_parser(
         "bot", help="the Telegram bot alone, against RATTACHER_SERVICE_URL (polling or webhook)"
     )
     bot.add_argument("--webhook-url", default=None, help="public HTTPS URL: webhook mode")
     bot.add_argument("--listen-host", default=None, help="webhook server interface")
     bot.add_argument("--listen-port", type=int, default=None, help="webhook server port")
-    bot.set_defaults(handler=run_bot)
+    bot.set_defaults(handler=run_bot, default_log_level=SERVING_LOG_LEVEL)
 
 
 def run_bot(arguments: argparse.Namespace) -> int:
@@ -97,12 +98,6 @@ def settings_problem(error: ValidationError) -> str:
         return translate(MISSING_TOKEN if first["type"] == "missing" else MALFORMED_TOKEN)
     reason = str(first["msg"]).removeprefix("Value error, ")
     return translate(INVALID_SETTING).format(name=field.upper(), reason=reason)
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def serve_bot(settings: TelegramSettings, stop: asyncio.Event, *, poll_wait_seconds: int | None = None) -> None:
@@ -182,7 +177,6 @@ def serve_until_signalled(settings: TelegramSettings, serve: Callable[[asyncio.E
     """Run until SIGINT/SIGTERM; Telegram refusing the token or unreachable at start: one line."""
     from telegram.error import InvalidToken, NetworkError
 
-    configure_logging()
     translate = translator(os.environ.get("LANG", ""))
     try:
         asyncio.run(_until_signalled(serve))

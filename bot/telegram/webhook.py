@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
@@ -24,8 +26,10 @@ from bot.telegram.application import BotApplication, register_commands
 from bot.telegram.channel import ALLOWED_UPDATES, TelegramChannel
 from bot.telegram.settings import TelegramSettings
 from conversations.deliveries import DeliveryPoller, running_poller
+from conversations.request_ids import bound_request_id
 
 logger = logging.getLogger(__name__)
+updates = structlog.stdlib.get_logger(__name__)
 
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1024 * 1024
@@ -69,11 +73,16 @@ async def receive_update(request: web.Request) -> web.Response:
         update = Update.de_json(await request.json(), application.bot)
     except (ValueError, TypeError, KeyError):
         return web.json_response({"error": "not an update"}, status=400)
-    try:
-        await application.update_processor.process_update(update, request.app[CHANNEL].process(update, application.bot))
-    except Exception:
-        logger.exception("Telegram update %s failed; Telegram will retry it", update.update_id)
-        return web.json_response({"error": "retry later"}, status=500)
+    with bound_request_id("tg", update.update_id, update_id=update.update_id):  # the channel keeps this id
+        started = time.perf_counter()
+        try:
+            processing = request.app[CHANNEL].process(update, application.bot)
+            await application.update_processor.process_update(update, processing)
+        except Exception:
+            logger.exception("Telegram update %s failed; Telegram will retry it", update.update_id)
+            return web.json_response({"error": "retry later"}, status=500)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        updates.info("webhook update", status=200, duration_ms=duration_ms)
     return web.json_response({"ok": True})
 
 
@@ -91,8 +100,10 @@ async def serving_webhook(
         # runner.cleanup() is the drain: the port closes (the balancer sends new updates to the other processes), idle
         # keep-alive connections close, requests in flight get drain_timeout_seconds to finish; those still running
         # then are cancelled unanswered, and Telegram delivers them again (webhook.py's docstring: no double step).
+        # No aiohttp access log: its request line would show the webhook's path (docs/operations.md, "Logs").
         runner = web.AppRunner(
             create_webhook_app(application, channel, settings, dialog_database),
+            access_log=None,
             shutdown_timeout=settings.drain_timeout_seconds,
         )
         await runner.setup()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import logging
 import os
 import signal
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 
 from service.cli import SETTINGS_ERROR_EXIT, settings_from_environment
 from service.database import prepare_schema
+from service.log_setup import COMMAND_LOG_LEVEL, SERVING_LOG_LEVEL
 from service.relay import outbox
 from service.relay.events import EVENT_TYPES
 from service.relay.listener import serving_listener
@@ -33,9 +33,10 @@ RESERVED_NAMES = frozenset({SETTINGS_WEBHOOK, SETTINGS_AMQP, CONSOLE})
 def register(subparsers: Any) -> None:
     """Add `relay` (and its sub-commands) to the `rattacher` command's sub-parsers."""
     relay = subparsers.add_parser("relay", help="deliver the outbox to webhooks and RabbitMQ until interrupted")
-    relay.set_defaults(handler=run_relay)
+    relay.set_defaults(handler=run_relay, default_log_level=SERVING_LOG_LEVEL)
     commands = relay.add_subparsers(dest="relay_command", metavar="SUBCOMMAND")
     subscribers = commands.add_parser("subscribers", help="webhook subscribers of the subscribers table")
+    subscribers.set_defaults(default_log_level=COMMAND_LOG_LEVEL)
     actions = subscribers.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a webhook subscriber (prints its secret when generated)")
     add.add_argument("name")
@@ -52,6 +53,7 @@ def register(subparsers: Any) -> None:
     remove.add_argument("name")
     remove.set_defaults(handler=run_subscribers_remove)
     dead = commands.add_parser("dead-letters", help="events a subscriber could not take")
+    dead.set_defaults(default_log_level=COMMAND_LOG_LEVEL)
     dead_actions = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
     dead_list = dead_actions.add_parser("list", help="list dead-lettered deliveries")
     dead_list.add_argument("--subscriber", default=None)
@@ -65,7 +67,6 @@ def register(subparsers: Any) -> None:
 
 def run_relay(arguments: argparse.Namespace) -> int:
     """`rattacher relay`: deliver until SIGINT/SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = relay_settings_from_environment()
     if settings is None:
         return SETTINGS_ERROR_EXIT

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
+import structlog
 
 from service.context import ServiceContext, context_for, hasher_from_settings
 from service.database import create_engine
@@ -29,6 +30,7 @@ from service.relay.webhook import InvalidWebhook, WebhookSender, check_webhook_s
 from service.settings import ServiceSettings
 
 LOGGER = logging.getLogger(__name__)
+DELIVERIES = structlog.stdlib.get_logger("service.relay.deliveries")
 SETTINGS_WEBHOOK = "webhook"
 SETTINGS_AMQP = "rabbitmq"
 CONSOLE = "console"
@@ -96,6 +98,19 @@ def relay_settings_problem(settings: ServiceSettings) -> str | None:
     except ValueError as error:
         return str(error)
     return None
+
+
+def log_delivery(subscriber: str, result: Result) -> None:
+    """One line per attempt: the event's id and type, the subscriber, the outcome (never the event's data)."""
+    outcome = result.outcome
+    DELIVERIES.info(
+        "event delivered" if isinstance(outcome, Delivered) else "event not delivered",
+        subscriber=subscriber,
+        event_id=result.claimed.event_id,
+        event_type=result.claimed.event_type,
+        attempt=result.claimed.attempts + 1,
+        outcome=type(outcome).__name__.lower(),
+    )
 
 
 def delivery_window_seconds(settings: ServiceSettings) -> float:
@@ -206,9 +221,11 @@ class Relay:
             states = await outbox.record(session, results, self.owner, self.context.clock(), retry_policy(settings))
         relay_metrics.count_deliveries(self.senders[subscriber_id][0].name, states)
         delivered = sum(1 for result in results if isinstance(result.outcome, Delivered))
-        LOGGER.info(
-            "%s: %d event(s) delivered of %d claimed", self.senders[subscriber_id][0].name, delivered, len(results)
-        )
+        name = self.senders[subscriber_id][0].name
+        for result in results:
+            if result.outcome is not None:
+                log_delivery(name, result)
+        LOGGER.info("%s: %d event(s) delivered of %d claimed", name, delivered, len(results))
         return sum(1 for result in results if result.outcome is not None)
 
     async def _deliver_in_order(self, sender: Sender, claimed: list[Claimed], deadline: float) -> list[Result]:

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 
 from bench.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
+from tests.log_leaks import SESSION_SECRETS, assert_no_secret_in_log, register_environment_secrets
 from tests.telegram import merge_flow
 from tests.telegram.bot_api_schema import bot_api_schema
 from tests.telegram.conftest import BOT_TOKEN, WEBHOOK_SECRET, DemoService, free_port
@@ -81,6 +82,7 @@ async def patient_bot_api() -> AsyncIterator[FakeBotApi]:
 
 
 async def start_bot(environment: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    register_environment_secrets(SESSION_SECRETS, environment)  # its log is checked when it stops
     with log.open("ab") as output:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "bot", env=environment, cwd=log.parent, stdout=output, stderr=output
@@ -94,6 +96,7 @@ async def stop_bot(process: asyncio.subprocess.Process, log: Path, within: float
         process.send_signal(signal.SIGTERM)
     exit_code = await asyncio.wait_for(process.wait(), within)
     assert exit_code == 0, log.read_text()
+    assert_no_secret_in_log(log)
     return time.monotonic() - started
 
 

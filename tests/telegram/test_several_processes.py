@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from bench.fake_bot_api import SECRET_TOKEN_HEADER, FakeBotApi
+from tests.log_leaks import assert_no_secret_in_log
 from tests.telegram import merge_flow
 from tests.telegram.conftest import BOT_TOKEN, WEBHOOK_SECRET, DemoService, free_port
 from tests.telegram.merge_flow import CAMILLE
@@ -105,6 +106,7 @@ async def rattacher_process(arguments: list[str], environment: dict[str, str], l
         process.send_signal(signal.SIGTERM)
         exit_code = await asyncio.wait_for(process.wait(), 20)
         assert exit_code == 0, log.read_text()
+        assert_no_secret_in_log(log, environment)
 
 
 @asynccontextmanager

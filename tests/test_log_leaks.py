@@ -1,0 +1,175 @@
+"""The log check of the whole suite (tests/conftest.py, tests/log_leaks.py) catches a leak, and production's
+formatter (service/log_setup.py) writes JSON lines with the request id and redacts what looks like a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import structlog
+from pydantic import SecretStr
+
+from bot.telegram.settings import TelegramSettings
+from service.log_setup import LogSettings, json_lines_for, log_formatter
+from tests.log_leaks import LeakCheckingHandler, SecretRegistry, check_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_PASSWORD = "Soleil-Bleu-2026"  # service/demo_fixture.json: c.martin's password
+DEMO_TEMPORARY_PASSWORD = "K7QX-M2PA-9TZC"  # c.martin7's temporary password
+
+
+def leaks_of(log_check: LeakCheckingHandler, emit: object) -> list[str]:
+    """Log through the session's handler, return the lines it flagged, and take them back (this test passes)."""
+    before = len(log_check.leaks)
+    assert callable(emit)
+    emit()
+    caught = log_check.leaks[before:]
+    del log_check.leaks[before:]
+    return [leak.line for leak in caught]
+
+
+def test_the_session_check_catches_a_fixture_password_in_a_message(log_check: LeakCheckingHandler) -> None:
+    logger = logging.getLogger("service.probe")
+    caught = leaks_of(log_check, lambda: logger.info("login of c.martin with %s", DEMO_PASSWORD))
+    assert len(caught) == 1 and "login of c.martin" in caught[0]
+    assert leaks_of(log_check, lambda: logger.info("login of c.martin refused")) == []
+
+
+def test_the_session_check_catches_a_generated_token_and_a_settings_secret(log_check: LeakCheckingHandler) -> None:
+    token = secrets.token_urlsafe(32)  # as the service makes session tokens: registered when made
+    configured = SecretStr("a-configured-agent-token-value").get_secret_value()
+    webhook = TelegramSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        telegram_token="123456789:AAHfakeTokenForTestsOnly_0123456789",
+        webhook_secret_token="a-webhook-secret-from-the-settings",
+    ).webhook_secret_token
+    events = structlog.stdlib.get_logger("conversations.probe")
+    assert len(leaks_of(log_check, lambda: events.info("session opened", session=token))) == 1
+    assert len(leaks_of(log_check, lambda: events.debug("calling the service", agent=configured))) == 1
+    assert webhook is not None
+    assert len(leaks_of(log_check, lambda: events.info("webhook", header=webhook.get_secret_value()))) == 1
+    assert len(leaks_of(log_check, lambda: logging.getLogger("aiohttp.access").info("GET /x/%s", token))) == 1
+
+
+def test_the_session_check_catches_a_temporary_password_by_its_shape(log_check: LeakCheckingHandler) -> None:
+    logger = logging.getLogger("bot.probe")
+    assert len(leaks_of(log_check, lambda: logger.warning("typed %s", DEMO_TEMPORARY_PASSWORD))) == 1
+    assert len(leaks_of(log_check, lambda: logger.warning("typed %s", "ZZ9Z-KKKK-MMMM"))) == 1
+
+
+def test_what_production_redacts_never_reaches_the_line(log_check: LeakCheckingHandler) -> None:
+    """Fields named like a secret, bearer credentials, whsec_ secrets and bot tokens in URLs: "[redacted]"."""
+    events = structlog.stdlib.get_logger("service.probe")
+    lines: list[str] = []
+    capture = _ListHandler(lines)
+    logging.getLogger("service.probe").addHandler(capture)
+    try:
+        assert leaks_of(log_check, lambda: events.info("login", password="not-a-real-one-42", identifier_len=8)) == []
+        assert leaks_of(log_check, lambda: events.info("call", header="Bearer abcdefghijklmnopqrstuvwxyz")) == []
+        assert leaks_of(log_check, lambda: events.info("relay", note="secret whsec_c2VjcmV0c2VjcmV0")) == []
+        url = "https://api.telegram.org/bot123456789:AAHfakeTokenForTestsOnly_0123456789/getMe"
+        assert leaks_of(log_check, lambda: logging.getLogger("service.probe").info("HTTP Request: POST %s", url)) == []
+    finally:
+        logging.getLogger("service.probe").removeHandler(capture)
+    written = [json.loads(line) for line in lines]
+    assert written[0]["password"] == "[redacted]" and written[0]["identifier_len"] == 8
+    assert written[1]["header"] == "[redacted]"
+    assert written[2]["note"] == "secret [redacted]"
+    assert "AAHfake" not in written[3]["event"] and "[redacted]" in written[3]["event"]
+
+
+def test_lines_of_another_process_are_checked_too() -> None:
+    registry = SecretRegistry()
+    registry.add_phrase("the-webhook-secret-of-a-test")
+    lines = ['{"event": "started"}', '{"event": "secret is the-webhook-secret-of-a-test"}']
+    leaks = check_lines(registry, lines, "bot.log")
+    assert [leak.line for leak in leaks] == [lines[1]]
+    assert leaks[0].reasons == ("secret the…(28 characters)",), "which secret: a hint (the line is shown)"
+
+
+def test_a_json_line_carries_the_request_id_bound_in_the_context() -> None:
+    lines: list[str] = []
+    capture = _ListHandler(lines)
+    logger = logging.getLogger("bot.probe.context")
+    logger.addHandler(capture)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id="tg-7-abcd"):
+            logger.info("from the standard library")
+            structlog.stdlib.get_logger("bot.probe.context").info("from structlog", step="login_identifier")
+        logger.info("outside")
+    finally:
+        logger.removeHandler(capture)
+    first, second, third = (json.loads(line) for line in lines)
+    assert first["request_id"] == second["request_id"] == "tg-7-abcd"
+    assert second["step"] == "login_identifier" and second["level"] == "info" and "timestamp" in second
+    assert "request_id" not in third
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [({}, ("auto", None)), ({"RATTACHER_LOG_FORMAT": "JSON", "RATTACHER_LOG_LEVEL": "debug"}, ("json", "DEBUG"))],
+)
+def test_the_log_settings(monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], expected: tuple) -> None:
+    for name in ("RATTACHER_LOG_FORMAT", "RATTACHER_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    settings = LogSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.log_format, settings.log_level) == expected
+
+
+def test_auto_writes_json_lines_unless_on_a_terminal(tmp_path) -> None:
+    with (tmp_path / "journal").open("w") as file:
+        assert json_lines_for("auto", file) is True
+        assert json_lines_for("console", file) is False
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+        self.setFormatter(log_formatter(json_lines=True))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_a_wrong_log_setting_stops_the_command_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("RATTACHER_LOG_LEVEL", "loud")
+    assert main(["purge", "--dry-run"]) == 2
+    assert capsys.readouterr().err.startswith("rattacher: RATTACHER_LOG_LEVEL: ")
+
+
+def test_a_test_whose_log_holds_a_secret_fails(tmp_path: Path) -> None:
+    """The suite's own plugin (tests/conftest.py) in a pytest of its own: the leaking test fails, with its line."""
+    (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
+    (tmp_path / "test_probe.py").write_text(
+        "import logging\n\n"
+        "def test_leaks():\n"
+        f"    logging.getLogger('bot.probe').debug('typed %s', {DEMO_PASSWORD!r})\n\n"
+        "def test_clean():\n"
+        "    logging.getLogger('bot.probe').debug('typed a password, not shown')\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    assert "ERROR test_probe.py::test_leaks - Failed: secrets in log lines" in finished.stdout, finished.stdout
+    assert "test_clean" not in finished.stdout and "2 passed, 1 error" in finished.stdout
+    assert "test_probe.py::test_leaks: secret Sol…(16 characters) in: {" in finished.stdout
