@@ -29,6 +29,7 @@ from service.log_setup import log_formatter
 ROOT = Path(__file__).resolve().parent.parent
 MIN_PHRASE_LENGTH = 8  # shorter values (a test's "x" or "wrong") would match ordinary words
 MIN_TOKEN_LENGTH = 16
+MIN_DISTINCT_CHARACTERS = 4  # "x" * 40 or "a" * 64 is a test's filler (also typed into paths), not a secret
 TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]{16,}")
 _SYMBOL = f"[{TEMPORARY_PASSWORD_ALPHABET}]"
 SECRET_SHAPES = {
@@ -55,7 +56,7 @@ class SecretRegistry:
 
     def add_phrase(self, value: object) -> None:
         """A chosen secret (a password, a configured token): found anywhere in a line."""
-        if isinstance(value, str) and len(value) >= MIN_PHRASE_LENGTH:
+        if isinstance(value, str) and len(value) >= MIN_PHRASE_LENGTH and len(set(value)) >= MIN_DISTINCT_CHARACTERS:
             with self._lock:
                 self.phrases.setdefault(value[:MIN_PHRASE_LENGTH], set()).add(value)
 
