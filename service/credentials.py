@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +22,18 @@ from service.security import new_token, token_digest
 SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
+@dataclass
 class VerifiedAccount:
     account: Account
     used_temporary_password: bool
     credential_digest: str  # of the stored hash that matched: what a ticket issued now is bound to
+    attempt: throttling.ReservedAttempt
+    settled: bool = False
+
+    async def settle(self, session: AsyncSession) -> None:
+        """Record the success (counter reset, not a failure) in the caller's write transaction."""
+        await throttling.attempt_succeeded(session, self.attempt)
+        self.settled = True
 
 
 @dataclass(frozen=True)
@@ -73,18 +82,32 @@ def _candidate(account: Account | None, password: str, now: dt.datetime) -> tupl
     return account.password_hash, password, False
 
 
-async def verify_account_credentials(
+@asynccontextmanager
+async def verified_credentials(
     context: ServiceContext, identifier: str, password: str, limits: list[throttling.RequesterLimit]
-) -> VerifiedAccount:
-    """Exactly one argon2 verification whatever the identifier; failures counted, success resets."""
-    attempt = await throttling.reserve_attempt(context, normalise_identifier(identifier), limits)
-    async with context.reading() as session:
+) -> AsyncIterator[VerifiedAccount]:
+    """Exactly one argon2 verification whatever the identifier; the attempt is counted as a failure first.
+
+    The account is read in the transaction that counts the attempt. A success is recorded by
+    `verified.settle(session)` in the caller's next write transaction (one commit fewer); when the caller
+    does not get there (a refusal, an error), it is recorded in a transaction of its own on the way out.
+    """
+    async with context.transaction() as session:
+        attempt = await throttling.reserve_attempt(session, context, normalise_identifier(identifier), limits)
         account = await find_account(session, identifier)
     stored_hash, secret, temporary = _candidate(account, password, context.clock())
     if not await context.hasher.verify(stored_hash, secret) or account is None or stored_hash is None:
         raise InvalidCredentials()
-    await throttling.attempt_succeeded(context, attempt)
-    return VerifiedAccount(account, temporary, credential_digest(stored_hash))
+    verified = VerifiedAccount(account, temporary, credential_digest(stored_hash), attempt)
+    try:
+        yield verified
+    except BaseException:
+        verified.settled = False  # settled in a transaction that did not commit
+        raise
+    finally:
+        if not verified.settled:
+            async with context.transaction() as session:
+                await throttling.attempt_succeeded(session, attempt)
 
 
 def open_parent_session(

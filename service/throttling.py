@@ -62,26 +62,28 @@ def requester_limits(settings: ServiceSettings, caller: Caller, account_id: int 
 
 
 async def reserve_attempt(
-    context: ServiceContext, identifier_key: str, limits: list[RequesterLimit]
+    session: AsyncSession, context: ServiceContext, identifier_key: str, limits: list[RequesterLimit]
 ) -> ReservedAttempt:
-    """Raise `throttled` or `credential_locked`, or count this attempt as a failure until it succeeds."""
+    """Raise `throttled` or `credential_locked`, or count this attempt as a failure until it succeeds.
+
+    `session` is a write transaction of its own (context.transaction()), committed before the verification.
+    """
     now = context.clock()
     keys = [limit.key for limit in limits]
-    async with context.transaction() as session:
-        await _lock_requester_buckets(session, keys)
-        throttle = await _locked_counter(session, identifier_key, now)
-        await _raise_if_limited(session, context, throttle, limits, now)
-        throttle.consecutive_failures += 1
-        throttle.last_failure_at = now
-        failures = [RequesterFailure(requester_key=key, failed_at=now) for key in keys]
-        session.add_all(failures)
-        await session.execute(
-            delete(RequesterFailure).where(
-                RequesterFailure.requester_key.in_(keys), RequesterFailure.failed_at <= now - REQUESTER_WINDOW
-            )
+    await _lock_requester_buckets(session, keys)
+    throttle = await _locked_counter(session, identifier_key, now)
+    await _raise_if_limited(session, context, throttle, limits, now)
+    throttle.consecutive_failures += 1
+    throttle.last_failure_at = now
+    failures = [RequesterFailure(requester_key=key, failed_at=now) for key in keys]
+    session.add_all(failures)
+    await session.execute(
+        delete(RequesterFailure).where(
+            RequesterFailure.requester_key.in_(keys), RequesterFailure.failed_at <= now - REQUESTER_WINDOW
         )
-        await session.flush()
-        return ReservedAttempt(identifier_key, tuple(failure.id for failure in failures))
+    )
+    await session.flush()
+    return ReservedAttempt(identifier_key, tuple(failure.id for failure in failures))
 
 
 async def _locked_counter(session: AsyncSession, identifier_key: str, now: dt.datetime) -> CredentialThrottle:
@@ -113,11 +115,10 @@ async def _lock_requester_buckets(session: AsyncSession, keys: list[str]) -> Non
         await session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_NAMESPACE, lock_id)))
 
 
-async def attempt_succeeded(context: ServiceContext, attempt: ReservedAttempt) -> None:
-    """A success resets the identifier's counter and is not a requester failure."""
-    async with context.transaction() as session:
-        await reset_failures(session, attempt.identifier_key)
-        await session.execute(delete(RequesterFailure).where(RequesterFailure.id.in_(attempt.requester_failure_ids)))
+async def attempt_succeeded(session: AsyncSession, attempt: ReservedAttempt) -> None:
+    """A success resets the identifier's counter and is not a requester failure (in the caller's write transaction)."""
+    await reset_failures(session, attempt.identifier_key)
+    await session.execute(delete(RequesterFailure).where(RequesterFailure.id.in_(attempt.requester_failure_ids)))
 
 
 async def reset_failures(session: AsyncSession, identifier_key: str) -> None:
