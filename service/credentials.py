@@ -46,6 +46,7 @@ class IssuedToken:
 class ParentContext:
     session_id: int
     account: Account
+    last_seen_at: dt.datetime
 
 
 async def find_account(session: AsyncSession, identifier: str) -> Account | None:
@@ -129,33 +130,46 @@ def open_parent_session(
 
 async def require_parent(context: ServiceContext, session_token: str | None) -> ParentContext:
     """The logged-in parent behind X-Parent-Session; refreshes the idle timer (at most once a minute)."""
+    now = context.clock()
+    async with context.reading() as session:
+        parent = await parent_in(session, context, session_token, now)
+    await refresh_idle_timer(context, parent, now)
+    return parent
+
+
+async def parent_in(
+    session: AsyncSession, context: ServiceContext, session_token: str | None, now: dt.datetime
+) -> ParentContext:
+    """The logged-in parent behind X-Parent-Session, read in the caller's transaction (see refresh_idle_timer)."""
     if not session_token:
         raise SessionInvalid()
-    now = context.clock()
     idle_limit = dt.timedelta(minutes=context.settings.session_idle_minutes)
-    async with context.reading() as session:
-        row = await session.execute(
-            select(ParentSession, Account)
-            .join(Account, Account.id == ParentSession.account_id)
-            .where(ParentSession.token_hash == token_digest(session_token))
-        )
-        found = row.first()
-        if found is None:
-            raise SessionInvalid()
-        parent_session, account = found
-        if (
-            parent_session.revoked_at is not None
-            or parent_session.expires_at <= now
-            or parent_session.last_seen_at + idle_limit <= now
-            or account.status == AccountStatus.MERGED
-        ):
-            raise SessionInvalid()
-    if now - parent_session.last_seen_at >= SESSION_TOUCH_INTERVAL:
+    row = await session.execute(
+        select(ParentSession, Account)
+        .join(Account, Account.id == ParentSession.account_id)
+        .where(ParentSession.token_hash == token_digest(session_token))
+    )
+    found = row.first()
+    if found is None:
+        raise SessionInvalid()
+    parent_session, account = found
+    if (
+        parent_session.revoked_at is not None
+        or parent_session.expires_at <= now
+        or parent_session.last_seen_at + idle_limit <= now
+        or account.status == AccountStatus.MERGED
+    ):
+        raise SessionInvalid()
+    return ParentContext(session_id=parent_session.id, account=account, last_seen_at=parent_session.last_seen_at)
+
+
+async def refresh_idle_timer(context: ServiceContext, parent: ParentContext, now: dt.datetime) -> None:
+    """The session was used: push its idle deadline back, writing at most once a minute."""
+    if now - parent.last_seen_at >= SESSION_TOUCH_INTERVAL:
         async with context.transaction() as session:
             await session.execute(
-                update(ParentSession).where(ParentSession.id == parent_session.id).values(last_seen_at=now)
+                update(ParentSession).where(ParentSession.id == parent.session_id).values(last_seen_at=now)
             )
-    return ParentContext(session_id=parent_session.id, account=account)
 
 
 async def close_parent_session(context: ServiceContext, session_token: str | None) -> None:

@@ -23,6 +23,8 @@ from service.credentials import (
     find_usable_ticket,
     holds_credential,
     issue_ticket,
+    parent_in,
+    refresh_idle_timer,
     require_parent,
     verified_credentials,
 )
@@ -35,6 +37,7 @@ from service.errors import (
     MergeConflict,
     NamesDiffer,
     SameAccount,
+    ServiceError,
     TicketInvalid,
     ValidationFailed,
 )
@@ -240,13 +243,26 @@ async def apply_merge(
     requester: str | None = None,
 ) -> dict[str, Any]:
     """Apply a previewed merge exactly once; a replay of the same key and body returns the first result."""
-    parent = await require_parent(context, session_token)
     now = context.clock()
-    async with context.reading() as session:
-        replay = await _recorded_result(session, parent.account.id, request)
-        if replay is not None:
-            return replay
-        ticket = await find_usable_ticket(session, request.ticket, TicketKind.MERGE, now)
+    replay: dict[str, Any] | None = None
+    found: Ticket | ServiceError
+    async with context.reading() as session:  # one read: the parent, a recorded result, the ticket
+        parent = await parent_in(session, context, session_token, now)
+        try:
+            replay = await _recorded_result(session, parent.account.id, request)
+            found = (
+                TicketInvalid()
+                if replay is not None
+                else await find_usable_ticket(session, request.ticket, TicketKind.MERGE, now)
+            )
+        except ServiceError as refusal:
+            found = refusal
+    await refresh_idle_timer(context, parent, now)  # a refused request is the parent's activity too
+    if replay is not None:
+        return replay
+    if isinstance(found, ServiceError):
+        raise found
+    ticket = found
     if ticket.session_id != parent.session_id or ticket.account_id != parent.account.id:
         raise TicketInvalid()
     declared = _declared_roles(ticket, request)
