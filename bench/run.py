@@ -525,7 +525,7 @@ async def bench(arguments: argparse.Namespace) -> None:
     hashes = await asyncio.to_thread(family_data.hash_all, settings, family_data.secrets_of(everyone))
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="rattacher-bench-") as temporary:
-        directory = Path(arguments.keep) if arguments.keep else Path(temporary)
+        directory = Path(arguments.keep).resolve() if arguments.keep else Path(temporary)
         directory.mkdir(parents=True, exist_ok=True)
         for backend in arguments.backends:
             print(f"running on {backend} …", file=sys.stderr, flush=True)

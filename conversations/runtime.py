@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext, make_url
@@ -85,13 +86,34 @@ def create_dialog_database(
     else:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # A fixed pool (no overflow): each aiosqlite connection runs in a thread of its own, and connections opened
+        # for a burst then closed would leave their threads' malloc arenas (SQLite's caches) behind, grown for good.
         engine = create_async_engine(
-            database_url, connect_args={"timeout": sqlite_busy_timeout_seconds}, hide_parameters=True
+            database_url,
+            connect_args={"timeout": sqlite_busy_timeout_seconds},
+            hide_parameters=True,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=pool_timeout_seconds,
         )
+        event.listen(engine.sync_engine, "connect", _write_ahead_log_without_fsync_per_commit)
         logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))  # see above
     event.listen(engine.sync_engine, "handle_error", _reduce_to_codes)
     keep_rows_out_of_logs()
     return engine
+
+
+def _write_ahead_log_without_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite: WAL, and this connection's commits are not synced one by one (synchronous=NORMAL).
+
+    A dialog's state is saved at every turn: with NORMAL a commit costs no fsync (the log is synced at
+    checkpoints). The database stays consistent; a power cut may lose the last turns' states, which then
+    restart from an earlier step (the service, not this state, enforces tickets and throttles).
+    """
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 class _NoResultRows(logging.Filter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -55,7 +56,9 @@ def create_app(
     for route in ROUTES:
         app.router.add_route(route.method, route.path, guarded(route, directory))
     install_metrics(app, settings.metrics_token, lambda: refresh_database_gauges(app[CONTEXT_KEY]))
-    app.cleanup_ctx.append(_database(settings, clock, hasher or hasher_from_settings(settings)))
+    hasher = hasher or hasher_from_settings(settings)
+    app.cleanup_ctx.append(_hashing_pool(hasher))
+    app.cleanup_ctx.append(_database(settings, clock, hasher))
     app.on_shutdown.append(_end_long_polls)
     return app
 
@@ -63,6 +66,17 @@ def create_app(
 async def _end_long_polls(app: web.Application) -> None:
     """Stopping: long polls answer now and event streams end (clients reconnect elsewhere), so shutdown is quick."""
     app[CONTEXT_KEY].helpdesk_pulse.close()
+
+
+def _hashing_pool(hasher: CredentialHasher) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The argon2 threads start with the app and stop after it, once the hashes in flight are done."""
+
+    async def hashing_pool(app: web.Application) -> AsyncIterator[None]:
+        hasher.start()
+        yield
+        await asyncio.to_thread(hasher.close)
+
+    return hashing_pool
 
 
 def _database(

@@ -84,4 +84,5 @@ def hasher_from_settings(settings: ServiceSettings) -> CredentialHasher:
         memory_cost_kib=settings.argon2_memory_cost_kib,
         time_cost=settings.argon2_time_cost,
         parallelism=settings.argon2_parallelism,
+        workers=settings.argon2_workers,
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +22,18 @@ from service.security import new_token, token_digest
 SESSION_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
+@dataclass
 class VerifiedAccount:
     account: Account
     used_temporary_password: bool
     credential_digest: str  # of the stored hash that matched: what a ticket issued now is bound to
+    attempt: throttling.ReservedAttempt
+    settled: bool = False
+
+    async def settle(self, session: AsyncSession) -> None:
+        """Record the success (counter reset, not a failure) in the caller's write transaction."""
+        await throttling.attempt_succeeded(session, self.attempt)
+        self.settled = True
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class IssuedToken:
 class ParentContext:
     session_id: int
     account: Account
+    last_seen_at: dt.datetime
 
 
 async def find_account(session: AsyncSession, identifier: str) -> Account | None:
@@ -73,18 +83,32 @@ def _candidate(account: Account | None, password: str, now: dt.datetime) -> tupl
     return account.password_hash, password, False
 
 
-async def verify_account_credentials(
+@asynccontextmanager
+async def verified_credentials(
     context: ServiceContext, identifier: str, password: str, limits: list[throttling.RequesterLimit]
-) -> VerifiedAccount:
-    """Exactly one argon2 verification whatever the identifier; failures counted, success resets."""
-    attempt = await throttling.reserve_attempt(context, normalise_identifier(identifier), limits)
-    async with context.reading() as session:
+) -> AsyncIterator[VerifiedAccount]:
+    """Exactly one argon2 verification whatever the identifier; the attempt is counted as a failure first.
+
+    The account is read in the transaction that counts the attempt. A success is recorded by
+    `verified.settle(session)` in the caller's next write transaction (one commit fewer); when the caller
+    does not get there (a refusal, an error), it is recorded in a transaction of its own on the way out.
+    """
+    async with context.transaction() as session:
+        attempt = await throttling.reserve_attempt(session, context, normalise_identifier(identifier), limits)
         account = await find_account(session, identifier)
     stored_hash, secret, temporary = _candidate(account, password, context.clock())
     if not await context.hasher.verify(stored_hash, secret) or account is None or stored_hash is None:
         raise InvalidCredentials()
-    await throttling.attempt_succeeded(context, attempt)
-    return VerifiedAccount(account, temporary, credential_digest(stored_hash))
+    verified = VerifiedAccount(account, temporary, credential_digest(stored_hash), attempt)
+    try:
+        yield verified
+    except BaseException:
+        verified.settled = False  # settled in a transaction that did not commit
+        raise
+    finally:
+        if not verified.settled:
+            async with context.transaction() as session:
+                await throttling.attempt_succeeded(session, attempt)
 
 
 def open_parent_session(
@@ -106,33 +130,46 @@ def open_parent_session(
 
 async def require_parent(context: ServiceContext, session_token: str | None) -> ParentContext:
     """The logged-in parent behind X-Parent-Session; refreshes the idle timer (at most once a minute)."""
+    now = context.clock()
+    async with context.reading() as session:
+        parent = await parent_in(session, context, session_token, now)
+    await refresh_idle_timer(context, parent, now)
+    return parent
+
+
+async def parent_in(
+    session: AsyncSession, context: ServiceContext, session_token: str | None, now: dt.datetime
+) -> ParentContext:
+    """The logged-in parent behind X-Parent-Session, read in the caller's transaction (see refresh_idle_timer)."""
     if not session_token:
         raise SessionInvalid()
-    now = context.clock()
     idle_limit = dt.timedelta(minutes=context.settings.session_idle_minutes)
-    async with context.reading() as session:
-        row = await session.execute(
-            select(ParentSession, Account)
-            .join(Account, Account.id == ParentSession.account_id)
-            .where(ParentSession.token_hash == token_digest(session_token))
-        )
-        found = row.first()
-        if found is None:
-            raise SessionInvalid()
-        parent_session, account = found
-        if (
-            parent_session.revoked_at is not None
-            or parent_session.expires_at <= now
-            or parent_session.last_seen_at + idle_limit <= now
-            or account.status == AccountStatus.MERGED
-        ):
-            raise SessionInvalid()
-    if now - parent_session.last_seen_at >= SESSION_TOUCH_INTERVAL:
+    row = await session.execute(
+        select(ParentSession, Account)
+        .join(Account, Account.id == ParentSession.account_id)
+        .where(ParentSession.token_hash == token_digest(session_token))
+    )
+    found = row.first()
+    if found is None:
+        raise SessionInvalid()
+    parent_session, account = found
+    if (
+        parent_session.revoked_at is not None
+        or parent_session.expires_at <= now
+        or parent_session.last_seen_at + idle_limit <= now
+        or account.status == AccountStatus.MERGED
+    ):
+        raise SessionInvalid()
+    return ParentContext(session_id=parent_session.id, account=account, last_seen_at=parent_session.last_seen_at)
+
+
+async def refresh_idle_timer(context: ServiceContext, parent: ParentContext, now: dt.datetime) -> None:
+    """The session was used: push its idle deadline back, writing at most once a minute."""
+    if now - parent.last_seen_at >= SESSION_TOUCH_INTERVAL:
         async with context.transaction() as session:
             await session.execute(
-                update(ParentSession).where(ParentSession.id == parent_session.id).values(last_seen_at=now)
+                update(ParentSession).where(ParentSession.id == parent.session_id).values(last_seen_at=now)
             )
-    return ParentContext(session_id=parent_session.id, account=account)
 
 
 async def close_parent_session(context: ServiceContext, session_token: str | None) -> None:

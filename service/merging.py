@@ -24,8 +24,10 @@ from service.credentials import (
     find_usable_ticket,
     holds_credential,
     issue_ticket,
+    parent_in,
+    refresh_idle_timer,
     require_parent,
-    verify_account_credentials,
+    verified_credentials,
 )
 from service.database import affected_rows
 from service.domain import child_initial, child_label, names_identical, normalise_name
@@ -36,6 +38,7 @@ from service.errors import (
     MergeConflict,
     NamesDiffer,
     SameAccount,
+    ServiceError,
     TicketInvalid,
     ValidationFailed,
 )
@@ -121,30 +124,31 @@ async def preview_merge(
     if target.status != AccountStatus.ACTIVE:
         raise ActivationRequired()
     limits = requester_limits(context.settings, caller, target.id)
-    verified = await verify_account_credentials(context, identifier, password, limits)
-    source = verified.account
-    if source.status == AccountStatus.MERGED:
-        raise AccountMerged(details=[{"merged_into_current": await _merged_into(context, source, target.id)}])
-    if source.id == target.id:
-        raise SameAccount()
-    if not names_identical(target.last_name, target.first_name, source.last_name, source.first_name):
-        raise NamesDiffer(details=_name_differences(target, source) + await _source_schools(context, source.id))
-    now = context.clock()
-    async with context.transaction() as session:
-        children = await _children_snapshot(session, source.id)
-        current_roles = await _target_roles(session, target.id, [child["student_id"] for child in children])
-        ticket = issue_ticket(
-            session,
-            context,
-            now,
-            kind=TicketKind.MERGE,
-            account_id=target.id,
-            credential=verified.credential_digest,
-            session_id=parent.session_id,
-            source_account_id=source.id,
-            children=children,
-        )
-        await record_stage(session, context, now, caller.requester, Stage.PREVIEW_SEEN)
+    async with verified_credentials(context, identifier, password, limits) as verified:
+        source = verified.account
+        if source.status == AccountStatus.MERGED:
+            raise AccountMerged(details=[{"merged_into_current": await _merged_into(context, source, target.id)}])
+        if source.id == target.id:
+            raise SameAccount()
+        if not names_identical(target.last_name, target.first_name, source.last_name, source.first_name):
+            raise NamesDiffer(details=_name_differences(target, source) + await _source_schools(context, source.id))
+        now = context.clock()
+        async with context.transaction() as session:
+            await verified.settle(session)
+            children = await _children_snapshot(session, source.id)
+            current_roles = await _target_roles(session, target.id, [child["student_id"] for child in children])
+            ticket = issue_ticket(
+                session,
+                context,
+                now,
+                kind=TicketKind.MERGE,
+                account_id=target.id,
+                credential=verified.credential_digest,
+                session_id=parent.session_id,
+                source_account_id=source.id,
+                children=children,
+            )
+            await record_stage(session, context, now, caller.requester, Stage.PREVIEW_SEEN)
     return MergePreview(
         ticket=ticket,
         source_identifier=source.identifier,
@@ -242,13 +246,26 @@ async def apply_merge(
     requester: str | None = None,
 ) -> dict[str, Any]:
     """Apply a previewed merge exactly once; a replay of the same key and body returns the first result."""
-    parent = await require_parent(context, session_token)
-    replay = await _recorded_result(context, parent.account.id, request)
+    now = context.clock()
+    replay: dict[str, Any] | None = None
+    found: Ticket | ServiceError
+    async with context.reading() as session:  # one read: the parent, a recorded result, the ticket
+        parent = await parent_in(session, context, session_token, now)
+        try:
+            replay = await _recorded_result(session, parent.account.id, request)
+            found = (
+                TicketInvalid()
+                if replay is not None
+                else await find_usable_ticket(session, request.ticket, TicketKind.MERGE, now)
+            )
+        except ServiceError as refusal:
+            found = refusal
+    await refresh_idle_timer(context, parent, now)  # a refused request is the parent's activity too
     if replay is not None:
         return replay
-    now = context.clock()
-    async with context.reading() as session:
-        ticket = await find_usable_ticket(session, request.ticket, TicketKind.MERGE, now)
+    if isinstance(found, ServiceError):
+        raise found
+    ticket = found
     if ticket.session_id != parent.session_id or ticket.account_id != parent.account.id:
         raise TicketInvalid()
     declared = _declared_roles(ticket, request)
@@ -259,17 +276,17 @@ async def apply_merge(
         events.info("merge applied", merge_id=result.get("merge_id"), children=len(declared))
         return result
     except (MergeConflict, TicketInvalid, IntegrityError):
-        replay = await _recorded_result(context, parent.account.id, request)
+        async with context.reading() as session:
+            replay = await _recorded_result(session, parent.account.id, request)
         if replay is not None:
             return replay
         raise
 
 
-async def _recorded_result(context: ServiceContext, target_id: int, request: MergeRequest) -> dict[str, Any] | None:
-    async with context.reading() as session:
-        record = await session.scalar(
-            select(Merge).where(Merge.target_account_id == target_id, Merge.idempotency_key == request.idempotency_key)
-        )
+async def _recorded_result(session: AsyncSession, target_id: int, request: MergeRequest) -> dict[str, Any] | None:
+    record = await session.scalar(
+        select(Merge).where(Merge.target_account_id == target_id, Merge.idempotency_key == request.idempotency_key)
+    )
     if record is None:
         return None
     if record.request_hash != request.digest():

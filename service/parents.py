@@ -16,7 +16,7 @@ from service.credentials import (
     issue_ticket,
     open_parent_session,
     require_parent,
-    verify_account_credentials,
+    verified_credentials,
     void_outstanding_tickets,
 )
 from service.domain import child_initial, child_label
@@ -63,25 +63,26 @@ async def log_in(
 ) -> LoggedIn | ActivationNeeded:
     """A session, or an activation ticket bound to the temporary password just proved."""
     limits = requester_limits(context.settings, caller)
-    verified = await verify_account_credentials(context, identifier, password, limits)
-    account = verified.account
-    if account.status == AccountStatus.MERGED:
-        raise AccountMerged()
-    now = context.clock()
-    async with context.transaction() as session:
-        if verified.used_temporary_password:
-            ticket = issue_ticket(
-                session,
-                context,
-                now,
-                kind=TicketKind.ACTIVATION,
-                account_id=account.id,
-                credential=verified.credential_digest,
-            )
-            return ActivationNeeded(ticket=ticket)
-        token = open_parent_session(session, context, account.id, now)
-        audit(session, now, "session.opened", "bot", account.id)
-        await record_stage(session, context, now, caller.requester, Stage.LOGGED_IN)
+    async with verified_credentials(context, identifier, password, limits) as verified:
+        account = verified.account
+        if account.status == AccountStatus.MERGED:
+            raise AccountMerged()
+        now = context.clock()
+        async with context.transaction() as session:
+            await verified.settle(session)
+            if verified.used_temporary_password:
+                ticket = issue_ticket(
+                    session,
+                    context,
+                    now,
+                    kind=TicketKind.ACTIVATION,
+                    account_id=account.id,
+                    credential=verified.credential_digest,
+                )
+                return ActivationNeeded(ticket=ticket)
+            token = open_parent_session(session, context, account.id, now)
+            audit(session, now, "session.opened", "bot", account.id)
+            await record_stage(session, context, now, caller.requester, Stage.LOGGED_IN)
     return LoggedIn(session=token, account=AccountSummary.of(account))
 
 

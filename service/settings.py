@@ -73,6 +73,9 @@ class ServiceSettings(BaseSettings):
     argon2_memory_cost_kib: int = ARGON2_MINIMUM_MEMORY_KIB
     argon2_time_cost: int = ARGON2_MINIMUM_TIME_COST
     argon2_parallelism: int = ARGON2_MINIMUM_PARALLELISM
+    argon2_workers: int | None = Field(
+        default=None, ge=1, description="threads hashing at once (each holds the memory cost); default: one per core"
+    )
 
     max_body_bytes: int = Field(default=MINIMUM_BODY_BYTES, ge=MINIMUM_BODY_BYTES)
     sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -13,9 +13,10 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from service.context import ServiceContext
 from service.domain import REQUESTER_WINDOW, requester_retry_after
@@ -62,42 +63,43 @@ def requester_limits(settings: ServiceSettings, caller: Caller, account_id: int 
 
 
 async def reserve_attempt(
-    context: ServiceContext, identifier_key: str, limits: list[RequesterLimit]
+    session: AsyncSession, context: ServiceContext, identifier_key: str, limits: list[RequesterLimit]
 ) -> ReservedAttempt:
-    """Raise `throttled` or `credential_locked`, or count this attempt as a failure until it succeeds."""
+    """Raise `throttled` or `credential_locked`, or count this attempt as a failure until it succeeds.
+
+    `session` is a write transaction of its own (context.transaction()), committed before the verification.
+    """
     now = context.clock()
     keys = [limit.key for limit in limits]
-    async with context.transaction() as session:
-        await _lock_requester_buckets(session, keys)
-        throttle = await _locked_counter(session, identifier_key, now)
-        await _raise_if_limited(session, context, throttle, limits, now)
-        throttle.consecutive_failures += 1
-        throttle.last_failure_at = now
-        failures = [RequesterFailure(requester_key=key, failed_at=now) for key in keys]
-        session.add_all(failures)
-        await session.execute(
-            delete(RequesterFailure).where(
-                RequesterFailure.requester_key.in_(keys), RequesterFailure.failed_at <= now - REQUESTER_WINDOW
-            )
+    await _lock_requester_buckets(session, keys)
+    failures, last_failure_at = await _locked_counter(session, identifier_key, now)
+    await _raise_if_limited(session, context, failures, last_failure_at, limits, now)
+    await session.execute(
+        update(CredentialThrottle)
+        .where(CredentialThrottle.identifier_key == identifier_key)
+        .values(consecutive_failures=failures + 1, last_failure_at=now)
+    )
+    failure_ids = await session.scalars(
+        insert(RequesterFailure).returning(RequesterFailure.id),
+        [{"requester_key": key, "failed_at": now} for key in keys],
+    )
+    reserved = ReservedAttempt(identifier_key, tuple(failure_ids))
+    await session.execute(
+        delete(RequesterFailure).where(
+            RequesterFailure.requester_key.in_(keys), RequesterFailure.failed_at <= now - REQUESTER_WINDOW
         )
-        await session.flush()
-        return ReservedAttempt(identifier_key, tuple(failure.id for failure in failures))
+    )
+    return reserved
 
 
-async def _locked_counter(session: AsyncSession, identifier_key: str, now: dt.datetime) -> CredentialThrottle:
-    """The identifier's counter row, created if missing, locked until commit.
+async def _locked_counter(session: AsyncSession, identifier_key: str, now: dt.datetime) -> tuple[int, dt.datetime]:
+    """The identifier's counter (consecutive failures, last failure), its row created if missing and locked.
 
-    A success elsewhere (or the retention purge) may delete the row between its creation and the lock:
-    then it is created again (three tries, far more than two statements can lose in a row).
+    One upsert: ON CONFLICT DO UPDATE locks the existing row until commit on PostgreSQL (SQLite: this
+    transaction holds the database's write lock already) and returns it, even if it was just created.
     """
-    for _attempt in range(3):
-        await session.execute(_ensure_counter_statement(session, identifier_key, now))
-        throttle = await session.scalar(
-            select(CredentialThrottle).where(CredentialThrottle.identifier_key == identifier_key).with_for_update()
-        )
-        if throttle is not None:
-            return throttle
-    raise RuntimeError("the failure counter kept disappearing")  # pragma: no cover - three deletions in a row
+    row = (await session.execute(_upserted_counter_statement(session, identifier_key, now))).one()
+    return row.consecutive_failures, row.last_failure_at
 
 
 def advisory_lock_id(key: str) -> int:
@@ -113,11 +115,10 @@ async def _lock_requester_buckets(session: AsyncSession, keys: list[str]) -> Non
         await session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_NAMESPACE, lock_id)))
 
 
-async def attempt_succeeded(context: ServiceContext, attempt: ReservedAttempt) -> None:
-    """A success resets the identifier's counter and is not a requester failure."""
-    async with context.transaction() as session:
-        await reset_failures(session, attempt.identifier_key)
-        await session.execute(delete(RequesterFailure).where(RequesterFailure.id.in_(attempt.requester_failure_ids)))
+async def attempt_succeeded(session: AsyncSession, attempt: ReservedAttempt) -> None:
+    """A success resets the identifier's counter and is not a requester failure (in the caller's write transaction)."""
+    await reset_failures(session, attempt.identifier_key)
+    await session.execute(delete(RequesterFailure).where(RequesterFailure.id.in_(attempt.requester_failure_ids)))
 
 
 async def reset_failures(session: AsyncSession, identifier_key: str) -> None:
@@ -127,39 +128,47 @@ async def reset_failures(session: AsyncSession, identifier_key: str) -> None:
 async def _raise_if_limited(
     session: AsyncSession,
     context: ServiceContext,
-    throttle: CredentialThrottle,
+    consecutive_failures: int,
+    last_failure_at: dt.datetime,
     limits: list[RequesterLimit],
     now: dt.datetime,
 ) -> None:
-    waits = [
-        requester_retry_after(await _recent_failures(session, limit, now), limit.per_hour, now) for limit in limits
-    ]
+    recent = await _recent_failures(session, limits, now)
+    waits = [requester_retry_after(recent.get(limit.key, []), limit.per_hour, now) for limit in limits]
     if requester_wait := max(waits, default=0):
         raise Throttled(retry_after=requester_wait)
-    decision = context.throttle_policy.decide(throttle.consecutive_failures, throttle.last_failure_at, now)
+    decision = context.throttle_policy.decide(consecutive_failures, last_failure_at, now)
     if decision.locked:
         raise CredentialLocked()
     if decision.retry_after_seconds:
         raise Throttled(retry_after=decision.retry_after_seconds)
 
 
-def _ensure_counter_statement(
+def _upserted_counter_statement(
     session: AsyncSession, identifier_key: str, now: dt.datetime
-) -> postgresql.Insert | sqlite.Insert:
-    """INSERT the identifier's counter at zero unless it exists (both dialects' ON CONFLICT DO NOTHING)."""
+) -> ReturningInsert[int, dt.datetime]:
+    """INSERT the identifier's counter at zero, or touch the existing one (both dialects' ON CONFLICT), RETURNING it."""
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(CredentialThrottle).values(
         identifier_key=identifier_key, consecutive_failures=0, last_failure_at=now
     )
-    return statement.on_conflict_do_nothing(index_elements=[CredentialThrottle.identifier_key])
+    return statement.on_conflict_do_update(
+        index_elements=[CredentialThrottle.identifier_key],
+        set_={"identifier_key": statement.excluded.identifier_key},
+    ).returning(CredentialThrottle.consecutive_failures, CredentialThrottle.last_failure_at)
 
 
-async def _recent_failures(session: AsyncSession, limit: RequesterLimit, now: dt.datetime) -> list[dt.datetime]:
-    """The bucket's most recent failures of the last hour: at most as many as its limit (all that matter)."""
-    rows = await session.scalars(
-        select(RequesterFailure.failed_at)
-        .where(RequesterFailure.requester_key == limit.key, RequesterFailure.failed_at > now - REQUESTER_WINDOW)
-        .order_by(RequesterFailure.failed_at.desc())
-        .limit(limit.per_hour)
+async def _recent_failures(
+    session: AsyncSession, limits: list[RequesterLimit], now: dt.datetime
+) -> dict[str, list[dt.datetime]]:
+    """Each bucket's failures of the last hour in one query (few: once a bucket is full, nothing is added)."""
+    rows = await session.execute(
+        select(RequesterFailure.requester_key, RequesterFailure.failed_at).where(
+            RequesterFailure.requester_key.in_([limit.key for limit in limits]),
+            RequesterFailure.failed_at > now - REQUESTER_WINDOW,
+        )
     )
-    return list(rows)
+    recent: dict[str, list[dt.datetime]] = {}
+    for key, failed_at in rows:
+        recent.setdefault(key, []).append(failed_at)
+    return recent

@@ -63,6 +63,16 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         """Nothing to free."""
 
 
+class ApplicationWithoutPersistence(Application[Any, Any, Any, Any, Any, Any]):
+    """PTB's Application, minus one leak: it marks every chat and user it sees "to be persisted", and only a
+    persistence ever clears those marks. The dialog state lives in the dialog store (no PTB persistence), so
+    the marks would pile up, one per chat ever seen, for the life of the process."""
+
+    def _mark_for_persistence_update(self, *, update: object | None = None, job: Any = None) -> None:
+        if self.persistence:
+            super()._mark_for_persistence_update(update=update, job=job)
+
+
 def build_application(
     settings: TelegramSettings,
     channel: TelegramChannel,
@@ -73,6 +83,7 @@ def build_application(
     """The Application: rate-limited bot (in-process unless a shared limiter is given), one handler for all."""
     builder = (
         ApplicationBuilder()
+        .application_class(ApplicationWithoutPersistence)
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
