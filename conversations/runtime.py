@@ -88,13 +88,12 @@ def create_dialog_database(
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # A fixed pool (no overflow): each aiosqlite connection runs in a thread of its own, and connections opened
         # for a burst then closed would leave their threads' malloc arenas (SQLite's caches) behind, grown for good.
+        in_memory = not url.database or url.database == ":memory:"  # one StaticPool connection: no pool to size
+        pool_options = (
+            {} if in_memory else {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_seconds}
+        )
         engine = create_async_engine(
-            database_url,
-            connect_args={"timeout": sqlite_busy_timeout_seconds},
-            hide_parameters=True,
-            pool_size=pool_size,
-            max_overflow=0,
-            pool_timeout=pool_timeout_seconds,
+            database_url, connect_args={"timeout": sqlite_busy_timeout_seconds}, hide_parameters=True, **pool_options
         )
         event.listen(engine.sync_engine, "connect", _write_ahead_log_without_fsync_per_commit)
         logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))  # see above

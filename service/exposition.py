@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 METRICS_PATH = "/metrics"
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNAUTHORIZED_CODE = "metrics_unauthorized"
 Refresh = Callable[[], Awaitable[None]]
 MetricsHandler = Callable[[web.Request], Awaitable[web.Response]]
@@ -39,6 +40,11 @@ def record_pool(database: str, engine: AsyncEngine) -> None:
         POOL_CHECKED_OUT.labels(database=database).set(pool.checkedout())
         POOL_SIZE.labels(database=database).set(pool.size())
         POOL_OVERFLOW.labels(database=database).set(pool.overflow())
+
+
+def method_label(method: str) -> str:
+    """The request's method as a label: a standard one, or `other` (the label set stays bounded whatever is sent)."""
+    return method if method in HTTP_METHODS else "other"
 
 
 def authorised(authorization: str | None, token: SecretStr | None) -> bool:

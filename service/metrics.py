@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.context import ServiceContext
 from service.errors import ServiceError
-from service.exposition import record_pool
+from service.exposition import method_label, record_pool
 from service.helpdesk_domain import OPEN_STATES, EscalationState, Reason
 from service.models import CredentialThrottle, Escalation, OutboxEvent, RelayDelivery, RelaySubscriber
 from service.relay.policy import DeliveryState
@@ -114,7 +114,7 @@ async def observe_requests(request: web.Request, handler: Handler) -> web.Stream
         raise
     finally:
         route = route_template(request)
-        HTTP_REQUESTS.labels(route=route, method=request.method, status=str(status)).observe(
+        HTTP_REQUESTS.labels(route=route, method=method_label(request.method), status=str(status)).observe(
             time.perf_counter() - started
         )
         count_outcome(request.method, route, status, code)

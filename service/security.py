@@ -26,8 +26,12 @@ class SecretHasher(Protocol):
 
 
 def default_hash_workers() -> int:
-    """One hashing thread per core: more would only time-slice the cores and multiply argon2's memory."""
-    return os.cpu_count() or 1
+    """One hashing thread per core this process may run on: more would only time-slice them and multiply argon2's
+    memory (the affinity mask, not the machine's count: a container or a taskset gets fewer)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
 
 
 class CredentialHasher:

@@ -52,7 +52,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     # /metrics of every process (docs/operations.md): when set, a scrape sends `Authorization: Bearer <token>`.
-    metrics_token: SecretStr | None = None
+    # /metrics requires `Authorization: Bearer <it>` when set; at least 16 characters (an empty one would let
+    # `Bearer ` through, a placeholder like CHANGE_ME is refused)
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     # The relay's listener (/healthz, /readyz, /metrics); unset port: none.
     relay_health_listen_host: str = "127.0.0.1"
     relay_health_listen_port: int | None = Field(default=None, ge=0, le=65535)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from bot.console.oidc import SignInFailed
 from bot.console.web import OIDC_KEY, SERVICE_KEY, SETTINGS_KEY, Handler
-from service.exposition import install_metrics
+from service.exposition import install_metrics, method_label
 
 READINESS_TIMEOUT_SECONDS = 5.0
 PAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
@@ -68,7 +68,9 @@ async def observe_requests(request: web.Request, handler: Handler) -> web.Stream
     finally:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        PAGES.labels(route=route, method=request.method, status=str(status)).observe(time.perf_counter() - started)
+        PAGES.labels(route=route, method=method_label(request.method), status=str(status)).observe(
+            time.perf_counter() - started
+        )
 
 
 async def healthz(_: web.Request) -> web.Response:

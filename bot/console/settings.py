@@ -67,7 +67,9 @@ class ConsoleSettings(BaseSettings):
 
     language: Literal["fr", "en"] = "fr"  # the console's language (agents may switch with the header's link)
 
-    metrics_token: SecretStr | None = None  # /metrics requires `Authorization: Bearer <it>` when set
+    # /metrics requires `Authorization: Bearer <it>` when set; at least 16 characters (an empty one would let
+    # `Bearer ` through, a placeholder like CHANGE_ME is refused)
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     demo_sign_in: bool = False  # demo only: a local sign-in without OpenID Connect, refused unless on localhost
 
     @field_validator(

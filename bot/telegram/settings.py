@@ -32,7 +32,9 @@ class TelegramSettings(BaseSettings):
 
     health_listen_host: str = "127.0.0.1"  # polling mode: /healthz and /readyz (webhook mode: the webhook server)
     health_listen_port: int | None = Field(default=None, ge=0, le=65535)  # unset: no health listener when polling
-    metrics_token: SecretStr | None = None  # /metrics requires `Authorization: Bearer <it>` when set
+    # /metrics requires `Authorization: Bearer <it>` when set; at least 16 characters (an empty one would let
+    # `Bearer ` through, a placeholder like CHANGE_ME is refused)
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
 
     polling_timeout_seconds: int = Field(default=30, ge=0)  # getUpdates long-polling timeout
     max_concurrent_updates: int = Field(default=64, ge=1)

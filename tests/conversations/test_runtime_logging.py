@@ -31,3 +31,14 @@ async def test_result_rows_are_not_logged_even_with_sql_debugging_on(
     assert found == SECRET
     assert "SELECT k FROM probe_rows" in caplog.text, "statements are still logged"
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+async def test_an_in_memory_dialog_database_opens_without_a_pool_to_size(url: str) -> None:
+    """SQLite in memory is one connection (StaticPool): the file database's pool options do not apply to it."""
+    engine = create_dialog_database(url, 5.0, pool_size=4, pool_timeout_seconds=2.0)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()

@@ -59,8 +59,9 @@ async def test_parallel_verifications_never_run_more_than_the_pool_at_once() -> 
     assert recorder.most_at_once == 2, "two workers run together, never more: the other calls queue"
 
 
-def test_the_pool_defaults_to_one_worker_per_core(monkeypatch) -> None:
-    monkeypatch.setattr("os.cpu_count", lambda: 3)
+def test_the_pool_defaults_to_one_worker_per_core_the_process_may_use(monkeypatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 2, 5})  # e.g. a container limited to 3 of 8 cores
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
     assert CredentialHasher(memory_cost_kib=1024, time_cost=1, parallelism=1).workers == 3
 
 

@@ -97,3 +97,23 @@ def test_the_service_commands_refuse_to_start_with_huge_argon2_settings(
         "(argon2id ceilings: m=4194304 KiB i.e. 4 GiB, t=100, p=64), got 99999999",
     ]
     assert not (tmp_path / "never.db").exists()
+
+
+@pytest.mark.parametrize("value", ["", "CHANGE_ME", "x" * 15])
+def test_a_short_metrics_token_is_refused_in_every_process(monkeypatch, value: str) -> None:
+    """An empty token would let `Authorization: Bearer ` through; a placeholder left in place is refused too."""
+    from bot.console.settings import ConsoleSettings
+    from bot.telegram.settings import TelegramSettings
+
+    for settings_class, variable in (
+        (ServiceSettings, "RATTACHER_METRICS_TOKEN"),
+        (TelegramSettings, "RATTACHER_METRICS_TOKEN"),
+        (ConsoleSettings, "RATTACHER_CONSOLE_METRICS_TOKEN"),
+    ):
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ValidationError) as raised:
+            settings_class(_env_file=None)  # type: ignore[call-arg]
+        refused = [(error["loc"], error["type"]) for error in raised.value.errors()]
+        assert (("metrics_token",), "too_short") in refused, refused
+    monkeypatch.setenv("RATTACHER_METRICS_TOKEN", "a-token-of-16-ch")
+    assert ServiceSettings(_env_file=None).metrics_token is not None  # type: ignore[call-arg]
