@@ -27,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from conversations.text_input import meaningful_words
+from conversations.text_input import WORD_PUNCTUATION, WORD_SEPARATORS, meaningful_words
 
 MASK = "•••"
 
@@ -57,6 +57,8 @@ _ANNOUNCED = re.compile(
 _ANNOUNCER = re.compile(_ARROWS)
 _QUOTES = {"«": "»", '"': '"', "“": '”"', "„": '“”"', "'": "'’", "‘": "’'", "‹": "›"}
 _BULLET = MASK[0]
+_NOT_SEPARATOR = "[^" + WORD_SEPARATORS[1:-1] + "]"
+_IDENTIFIER_SIGNS = "._-@+'’"
 
 
 @dataclass(frozen=True)
@@ -190,18 +192,41 @@ def _token_after(text: str, match: re.Match[str]) -> tuple[int, int, bool] | Non
 
 
 def _hide_words(reading: _Reading, *, identifier_step: bool) -> None:
-    """At an identifier step, password-looking words after the first; elsewhere, a lone password-looking word."""
+    """At an identifier step, password-looking words after the first, and words that cannot be an identifier
+    (« Soleil-Bleu-2026 », « MotDePasse1! »); elsewhere, a lone password-looking word."""
     text = reading.text
     words = meaningful_words(text)
     if identifier_step:
-        for word in words[1:]:
-            if looks_like_password(word) and word.strip(_BULLET):
-                for occurrence in re.finditer(r"(?<!\S)" + re.escape(word) + r"(?!\S)", text):
-                    reading.hide(*occurrence.span())
+        for position, word in enumerate(words):
+            if not word.strip(_BULLET):
+                continue
+            for start, end in _occurrences(word, text):
+                typed = text[start:end]
+                if (position > 0 and looks_like_password(word)) or _password_not_identifier(typed):
+                    reading.hide(start, end)
     elif len(words) == 1 and MASK not in words[0] and _lone_password(words[0]):
         found = re.search(r"\S*" + re.escape(words[0]) + r"\S*", text)
         if found is not None and not reading.hidden(*found.span()):
             reading.hide(*found.span())
+
+
+def _occurrences(word: str, text: str) -> list[tuple[int, int]]:
+    """Where a meaningful word stands in the text, with the punctuation typed around it (« (Soleil-Bleu-2026) »)."""
+    punctuation = "[" + re.escape(WORD_PUNCTUATION) + "]*"
+    pattern = r"(?<!" + _NOT_SEPARATOR + ")" + punctuation + re.escape(word) + punctuation + r"(?!" + _NOT_SEPARATOR + ")"
+    return [occurrence.span() for occurrence in re.finditer(pattern, text)]
+
+
+def _password_not_identifier(typed: str) -> bool:
+    """A password-looking word no portal identifier looks like: a sign identifiers never have (« MotDePasse1! »),
+    or capitals, digits and dashes together (« Soleil-Bleu-2026 »). Identifiers have letters, digits and
+    ``. _ - @ + '`` only, and are not case-sensitive: portal identifiers are written in lower case."""
+    word = typed.strip("«»‹›\"“”()[]").rstrip(".,;:")
+    if not _lone_password(word):
+        return False
+    foreign_sign = any(not (char.isalnum() or char in _IDENTIFIER_SIGNS) for char in word)
+    upper, digit = any(char.isupper() for char in word), any(char.isdigit() for char in word)
+    return foreign_sign or (upper and digit and "-" in word)
 
 
 def looks_like_password(token: str) -> bool:
