@@ -27,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from conversations.text_input import WORD_PUNCTUATION, WORD_SEPARATORS, meaningful_words
+from conversations.text_input import WORD_PUNCTUATION, meaningful_words
 
 MASK = "•••"
 
@@ -57,7 +57,6 @@ _ANNOUNCED = re.compile(
 _ANNOUNCER = re.compile(_ARROWS)
 _QUOTES = {"«": "»", '"': '"', "“": '”"', "„": '“”"', "'": "'’", "‘": "’'", "‹": "›"}
 _BULLET = MASK[0]
-_NOT_SEPARATOR = "[^" + WORD_SEPARATORS[1:-1] + "]"
 _IDENTIFIER_SIGNS = "._-@+'’"
 
 
@@ -213,7 +212,7 @@ def _hide_words(reading: _Reading, *, identifier_step: bool) -> None:
 def _occurrences(word: str, text: str) -> list[tuple[int, int]]:
     """Where a meaningful word stands in the text, with the punctuation typed around it (« (Soleil-Bleu-2026) »)."""
     punctuation = "[" + re.escape(WORD_PUNCTUATION) + "]*"
-    pattern = r"(?<!" + _NOT_SEPARATOR + ")" + punctuation + re.escape(word) + punctuation + r"(?!" + _NOT_SEPARATOR + ")"
+    pattern = r"(?<!\S)" + punctuation + re.escape(word) + punctuation + r"(?!\S)"
     return [occurrence.span() for occurrence in re.finditer(pattern, text)]
 
 
@@ -222,8 +221,8 @@ def _password_not_identifier(typed: str) -> bool:
     or capitals, digits and dashes together (« Soleil-Bleu-2026 »). Identifiers have letters, digits and
     ``. _ - @ + '`` only, and are not case-sensitive: portal identifiers are written in lower case."""
     word = typed.strip("«»‹›\"“”()[]").rstrip(".,;:")
-    if not _lone_password(word):
-        return False
+    if not _lone_password(word) or any(unicodedata.category(char) == "Cc" for char in word):
+        return False  # control characters: pasted noise, not a password typed by a parent
     foreign_sign = any(not (char.isalnum() or char in _IDENTIFIER_SIGNS) for char in word)
     upper, digit = any(char.isupper() for char in word), any(char.isdigit() for char in word)
     return foreign_sign or (upper and digit and "-" in word)

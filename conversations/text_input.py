@@ -11,8 +11,7 @@ MAX_PASSWORD_LENGTH = 256
 IDENTIFIER_PATTERN = re.compile(r"[\w.@+\-']+")
 
 
-WORD_SEPARATORS = r"[\s/|;,]"
-_SPACES_AND_SEPARATORS = re.compile(WORD_SEPARATORS + "+")
+_SPACES_AND_SEPARATORS = re.compile(r"[\s/|;,]+")
 WORD_PUNCTUATION = ':=«»‹›"“”()[]!?,;'
 _LABEL_WORDS = frozenset(
     {"identifiant", "identifiants", "identifier", "login", "id", "username", "user", "mon", "my", "est", "is", "c'est"}
