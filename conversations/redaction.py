@@ -24,6 +24,7 @@ that, this module of everything typed elsewhere. The engine applies it in one pl
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from dataclasses import dataclass
 
@@ -217,15 +218,19 @@ def _occurrences(word: str, text: str) -> list[tuple[int, int]]:
 
 
 def _password_not_identifier(typed: str) -> bool:
-    """A password-looking word no portal identifier looks like: a sign identifiers never have (« MotDePasse1! »),
-    or capitals, digits and dashes together (« Soleil-Bleu-2026 »). Identifiers have letters, digits and
-    ``. _ - @ + '`` only, and are not case-sensitive: portal identifiers are written in lower case."""
-    word = typed.strip("«»‹›\"“”()[]").rstrip(".,;:")
+    """A password-looking word no portal identifier looks like: a sign identifiers never have inside it
+    (« Mot#de#passe7 »), or capitals and digits with dashes or a final « ! » (« Soleil-Bleu-2026 »,
+    « MotDePasse1! »). Identifiers have letters, digits and ``. _ - @ + '`` only, and are not case-sensitive:
+    « Merci beaucoup ! », « C.Martin7 », « Jean-Pierre.Dupont2 » or « c.martin7! » stay."""
+    word = typed.strip('«»‹›"“”()[]').rstrip(".,;:")
+    core = word.rstrip("!?")
     if not _lone_password(word) or any(unicodedata.category(char) == "Cc" for char in word):
         return False  # control characters: pasted noise, not a password typed by a parent
-    foreign_sign = any(not (char.isalnum() or char in _IDENTIFIER_SIGNS) for char in word)
-    upper, digit = any(char.isupper() for char in word), any(char.isdigit() for char in word)
-    return foreign_sign or (upper and digit and "-" in word)
+    if any(char in string.punctuation and char not in _IDENTIFIER_SIGNS for char in core):
+        return True
+    capitals_and_digits = any(char.isupper() for char in core) and any(char.isdigit() for char in core)
+    dashed = "-" in core and not any(char in ".@" for char in core)  # « Jean-Pierre.Dupont2 » may be an identifier
+    return capitals_and_digits and (dashed or core != word)
 
 
 def looks_like_password(token: str) -> bool:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from conversations.commands import COMMANDS, command_menu, find_command
-from conversations.i18n import SUPPORTED_LANGUAGES, catalog_path, normalise_language, translator
 from bot.telegram.channel import CALLBACK_ANSWER_LIMIT
+from conversations.commands import COMMANDS, command_menu, find_command
 from conversations.handlers import explain_legal_guardian
+from conversations.i18n import SUPPORTED_LANGUAGES, catalog_path, normalise_language, translator
 from tests.conversations.portal_labels import BUTTON_LABELS, PORTAL_LABELS
 from tests.conversations.support import make_turn
 

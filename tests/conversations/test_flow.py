@@ -503,9 +503,7 @@ async def test_at_the_portal_form_non_never_cancels_and_only_the_button_adds(
     assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()]
     assert "Pour changer le rôle d’un enfant, appuyez sur sa ligne." in chat.last_text
     await chat.text(agreement)  # a typed yes never applies: only the portal's button does
-    assert (
-        "Pour ajouter ces élèves, appuyez sur «\u00a0Ajouter ces élèves à mon compte\u00a0»." in chat.last_text
-    )
+    assert "Pour ajouter ces élèves, appuyez sur «\u00a0Ajouter ces élèves à mon compte\u00a0»." in chat.last_text
     assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()], "the form stays"
     assert await count_merges() == 0
     await chat.press("Ajouter ces élèves")

@@ -73,6 +73,13 @@ def test_a_word_no_identifier_looks_like_is_masked_even_where_an_identifier_is_a
     assert redact(f"{typed} c.martin", identifier_step=True).text == f"{MASK} c.martin"
 
 
+@pytest.mark.parametrize(
+    "typed", ["C.Martin7", "c.martin7!", "Jean-Pierre.Dupont2", "Merci beaucoup !!", "Parfait👍👍👍", "Soleil2026"]
+)
+def test_what_may_be_an_identifier_is_kept_where_an_identifier_is_asked(typed: str) -> None:
+    assert redact(typed, identifier_step=True).text == typed
+
+
 def test_the_mask_can_be_worded_for_the_transcript() -> None:
     assert redact(PASTED_LETTER, "[mot de passe masqué]").text.endswith("Mot de passe : [mot de passe masqué]")
 

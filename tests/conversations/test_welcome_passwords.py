@@ -68,9 +68,7 @@ async def test_an_identifier_with_capitals_and_digits_is_still_an_identifier_at_
     assert state.typed_identifier == "Soleil2026"
 
 
-async def test_logged_in_the_welcome_is_a_menu_and_a_lone_password_is_removed(
-    chat: Chat, database_url: str
-) -> None:
+async def test_logged_in_the_welcome_is_a_menu_and_a_lone_password_is_removed(chat: Chat, database_url: str) -> None:
     await chat.log_in("c.martin", "Soleil-Bleu-2026")
     await chat.command("start")
     assert "Vous êtes connecté avec le compte c.martin." in chat.last_text
@@ -81,7 +79,9 @@ async def test_logged_in_the_welcome_is_a_menu_and_a_lone_password_is_removed(
     assert all("Soleil2026" not in entry.text for entry in state.transcript)
 
 
-@pytest.mark.parametrize("message", ["c.martin Marseille13!", "c.martin (Soleil-Bleu-2026)", "c.martin, Soleil-Bleu-2026."])
+@pytest.mark.parametrize(
+    "message", ["c.martin Marseille13!", "c.martin (Soleil-Bleu-2026)", "c.martin, Soleil-Bleu-2026."]
+)
 async def test_a_password_after_the_identifier_is_removed_whatever_the_punctuation_around_it(
     chat: Chat, database_url: str, message: str
 ) -> None:
