@@ -140,7 +140,7 @@ class DialogEngine:
             if reads_secret:
                 pasted_secret, parent_line = False, mask
             else:
-                inbound, pasted_secret = screened(inbound, mask, identifier_step=step in IDENTIFIER_STEPS)
+                inbound, pasted_secret = screened(inbound, mask, identifier_step=reads_identifier(turn))
                 parent_line = redact(
                     describe_inbound(inbound, record.state.button_labels), mask, identifier_step=True
                 ).text
@@ -384,6 +384,15 @@ async def helpdesk_safely(turn: Turn, inbound: Inbound, *, pasted_secret: bool) 
         turn.restore(state, credentials, checkpoint)
         reply_to(turn, error)
         return True
+
+
+def reads_identifier(turn: Turn) -> bool:
+    """The next text is read as an identifier: at a step that asks for one, not in helpdesk mode (it goes to
+    the agent), not at the welcome once logged in (a menu there). Elsewhere a lone password is screened out."""
+    state = turn.state
+    if state.step not in IDENTIFIER_STEPS or state.helpdesk is not None:
+        return False
+    return not (state.step == Step.WELCOME and turn.logged_in)
 
 
 def expects_secret(state: DialogState) -> bool:

@@ -470,15 +470,16 @@ async def explain_legal_guardian(turn: Turn, _argument: str) -> Move:
 
 
 async def read_roles_text(turn: Turn, _text: str, reading: Reading) -> Move:
-    """The portal's form: « oui » adds the students; « non » never cancels (press « Annuler » for that).
+    """The portal's form: only its button adds the students; a typed « oui » says which button, « non » never
+    cancels (press « Annuler » for that).
 
-    « oui » adds them only once the form is on screen: a dialog stored at an older version's question
-    (« Est-ce le bon compte ? ») sees the form first.
+    A dialog stored at an older version's question (« Est-ce le bon compte ? ») sees the form first.
     """
     if "apply" not in turn.state.offered:
         return await show_form(turn, "")
     if reading.meaning == Meaning.YES:
-        return await apply_merge(turn, "")
+        turn.say(turn._("To add these students, press “Add these students to my account”."))
+        return Move.stay()
     if reading.meaning == Meaning.NO:
         return Move.retry(
             turn._("To change a child's role, press their line. To stop without changing anything, press “Cancel”.")

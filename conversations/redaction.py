@@ -24,10 +24,11 @@ that, this module of everything typed elsewhere. The engine applies it in one pl
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from dataclasses import dataclass
 
-from conversations.text_input import meaningful_words
+from conversations.text_input import WORD_PUNCTUATION, meaningful_words
 
 MASK = "•••"
 
@@ -57,6 +58,7 @@ _ANNOUNCED = re.compile(
 _ANNOUNCER = re.compile(_ARROWS)
 _QUOTES = {"«": "»", '"': '"', "“": '”"', "„": '“”"', "'": "'’", "‘": "’'", "‹": "›"}
 _BULLET = MASK[0]
+_IDENTIFIER_SIGNS = "._-@+'’"
 
 
 @dataclass(frozen=True)
@@ -190,18 +192,45 @@ def _token_after(text: str, match: re.Match[str]) -> tuple[int, int, bool] | Non
 
 
 def _hide_words(reading: _Reading, *, identifier_step: bool) -> None:
-    """At an identifier step, password-looking words after the first; elsewhere, a lone password-looking word."""
+    """At an identifier step, password-looking words after the first, and words that cannot be an identifier
+    (« Soleil-Bleu-2026 », « MotDePasse1! »); elsewhere, a lone password-looking word."""
     text = reading.text
     words = meaningful_words(text)
     if identifier_step:
-        for word in words[1:]:
-            if looks_like_password(word) and word.strip(_BULLET):
-                for occurrence in re.finditer(r"(?<!\S)" + re.escape(word) + r"(?!\S)", text):
-                    reading.hide(*occurrence.span())
+        for position, word in enumerate(words):
+            if not word.strip(_BULLET):
+                continue
+            for start, end in _occurrences(word, text):
+                typed = text[start:end]
+                if (position > 0 and looks_like_password(word)) or _password_not_identifier(typed):
+                    reading.hide(start, end)
     elif len(words) == 1 and MASK not in words[0] and _lone_password(words[0]):
         found = re.search(r"\S*" + re.escape(words[0]) + r"\S*", text)
         if found is not None and not reading.hidden(*found.span()):
             reading.hide(*found.span())
+
+
+def _occurrences(word: str, text: str) -> list[tuple[int, int]]:
+    """Where a meaningful word stands in the text, with the punctuation typed around it (« (Soleil-Bleu-2026) »)."""
+    punctuation = "[" + re.escape(WORD_PUNCTUATION) + "]*"
+    pattern = r"(?<!\S)" + punctuation + re.escape(word) + punctuation + r"(?!\S)"
+    return [occurrence.span() for occurrence in re.finditer(pattern, text)]
+
+
+def _password_not_identifier(typed: str) -> bool:
+    """A password-looking word no portal identifier looks like: a sign identifiers never have inside it
+    (« Mot#de#passe7 »), or capitals and digits with dashes or a final « ! » (« Soleil-Bleu-2026 »,
+    « MotDePasse1! »). Identifiers have letters, digits and ``. _ - @ + '`` only, and are not case-sensitive:
+    « Merci beaucoup ! », « C.Martin7 », « Jean-Pierre.Dupont2 » or « c.martin7! » stay."""
+    word = typed.strip('«»‹›"“”()[]').rstrip(".,;:")
+    core = word.rstrip("!?")
+    if not _lone_password(word) or any(unicodedata.category(char) == "Cc" for char in word):
+        return False  # control characters: pasted noise, not a password typed by a parent
+    if any(char in string.punctuation and char not in _IDENTIFIER_SIGNS for char in core):
+        return True
+    capitals_and_digits = any(char.isupper() for char in core) and any(char.isdigit() for char in core)
+    dashed = "-" in core and not any(char in ".@" for char in core)  # « Jean-Pierre.Dupont2 » may be an identifier
+    return capitals_and_digits and (dashed or core != word)
 
 
 def looks_like_password(token: str) -> bool:

@@ -12,7 +12,7 @@ IDENTIFIER_PATTERN = re.compile(r"[\w.@+\-']+")
 
 
 _SPACES_AND_SEPARATORS = re.compile(r"[\s/|;,]+")
-_WORD_PUNCTUATION = ':=«»‹›"“”()[]!?,;'
+WORD_PUNCTUATION = ':=«»‹›"“”()[]!?,;'
 _LABEL_WORDS = frozenset(
     {"identifiant", "identifiants", "identifier", "login", "id", "username", "user", "mon", "my", "est", "is", "c'est"}
     | {"c’est", "le", "l'identifiant", "l’identifiant", "voici", "here", "et", "and", "-", "–", ":", "="}
@@ -58,7 +58,7 @@ def read_identifier(text: str) -> tuple[str, IdentifierProblem | None]:
 
 def meaningful_words(text: str) -> list[str]:
     """The words of a message without labels and punctuation (« Identifiant : c.martin7 » → ["c.martin7"])."""
-    words = (word.strip(_WORD_PUNCTUATION) for word in _SPACES_AND_SEPARATORS.split(text))
+    words = (word.strip(WORD_PUNCTUATION) for word in _SPACES_AND_SEPARATORS.split(text))
     return [word for word in words if word and fold(word) not in _LABEL_WORDS]
 
 

@@ -64,9 +64,9 @@ def ask_menu(turn: Turn) -> None:
         return
     turn.ask(
         _(
-            "To link a child, first log in with the account you want to keep. "
-            "If you have two active accounts, use the one you want to keep.\n"
-            "“Identifier”: type the identifier of this account."
+            "To link a child, first log in with the account you already use. It is the one you keep.\n"
+            "“Identifier”: type the identifier of this account. Not the one on the school's letter: "
+            "I ask for it just after."
         ),
         [[(_("My children"), "kids")], [(_("Talk to an agent"), AGENT_ACTION)]],
     )

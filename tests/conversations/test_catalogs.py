@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from bot.telegram.channel import CALLBACK_ANSWER_LIMIT
 from conversations.commands import COMMANDS, command_menu, find_command
+from conversations.handlers import explain_legal_guardian
 from conversations.i18n import SUPPORTED_LANGUAGES, catalog_path, normalise_language, translator
 from tests.conversations.portal_labels import BUTTON_LABELS, PORTAL_LABELS
+from tests.conversations.support import make_turn
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)\}|%\((\w+)\)[sd]")  # str.format and Jinja2 templates' %-style
@@ -199,3 +202,13 @@ def test_in_english_portal_labels_stay_in_french_with_the_english_in_brackets() 
     for msgid, shown in BUTTON_LABELS.items():
         assert by_id[msgid] == shown
     assert translator("en")("“My children” on the account {identifier}:").startswith("“Mes enfants” (My children)")
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+async def test_the_legal_guardian_pop_up_fits_telegram_s_limit(language: str) -> None:
+    """Telegram shows at most 200 characters in a pop-up (answerCallbackQuery): longer would be cut mid-sentence."""
+    turn = make_turn(language)
+    await explain_legal_guardian(turn, "")
+    assert turn.notice_alert and turn.notice
+    utf16_units = len(turn.notice.encode("utf-16-le")) // 2
+    assert utf16_units <= CALLBACK_ANSWER_LIMIT, f"{utf16_units} characters: {turn.notice!r}"

@@ -35,8 +35,13 @@ async def test_whole_merge_from_start_to_my_children(real_chat: Chat, count_merg
     chat = real_chat
     welcome = await chat.command("start")
     assert "regrouper tous vos enfants" in chat.last_text
-    assert "Pour rattacher un enfant, connectez-vous d’abord avec le compte que vous voulez garder." in chat.last_text
-    assert "«\u00a0Identifiant\u00a0»\u00a0: tapez l’identifiant de ce compte." in chat.last_text
+    assert (
+        "Pour rattacher un enfant, connectez-vous d’abord avec le compte que vous utilisez déjà. "
+        "C’est celui que vous gardez.\n"
+        "«\u00a0Identifiant\u00a0»\u00a0: tapez l’identifiant de ce compte. "
+        "Pas celui du courrier de l’école\u00a0: je vous le demande juste après."
+    ) in chat.last_text
+    assert chat.last_text.count("gardez") == 1 and "garder" not in chat.last_text, "said once"
     assert [button.label for button in chat.keyboard()] == ["Mes enfants", "Parler à un conseiller"]
     assert not welcome.expects_secret and len(welcome.replies) == 1
 
@@ -486,7 +491,10 @@ async def test_a_refusal_is_never_read_as_agreement(real_chat: Chat, count_merge
     assert await count_merges() == 0
 
 
-async def test_non_at_the_portal_form_never_cancels_and_oui_adds(real_chat: Chat, count_merges) -> None:
+@pytest.mark.parametrize("agreement", ["oui", "ok", "d'accord", "c'est bien mon compte"])
+async def test_at_the_portal_form_non_never_cancels_and_only_the_button_adds(
+    real_chat: Chat, count_merges, agreement: str
+) -> None:
     chat = real_chat
     await reach_other_account_password(chat)
     await chat.text(OTHER[1])
@@ -494,7 +502,11 @@ async def test_non_at_the_portal_form_never_cancels_and_oui_adds(real_chat: Chat
     await chat.text("non")  # at the portal's form: never a cancellation
     assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()]
     assert "Pour changer le rôle d’un enfant, appuyez sur sa ligne." in chat.last_text
-    await chat.text("oui")
+    await chat.text(agreement)  # a typed yes never applies: only the portal's button does
+    assert "Pour ajouter ces élèves, appuyez sur «\u00a0Ajouter ces élèves à mon compte\u00a0»." in chat.last_text
+    assert "Ajouter ces élèves à mon compte" in [button.label for button in chat.keyboard()], "the form stays"
+    assert await count_merges() == 0
+    await chat.press("Ajouter ces élèves")
     assert "• C 11/04/2007 — représentant légal\n• M 04/01/2010 — pas représentant légal" in chat.last_text
     assert await count_merges() == 1
 

@@ -57,10 +57,27 @@ def test_ordinary_sentences_are_kept(typed: str) -> None:
     assert not redacted.had_secret
 
 
-@pytest.mark.parametrize("typed", ["Lune-Rouge-2027!", "Soleil2026", "mot-de-passe-long"])
+@pytest.mark.parametrize("typed", ["Soleil2026", "mot-de-passe-long", "jean-pierre.dupont2"])
 def test_a_lone_password_typed_one_step_late_is_masked_where_no_identifier_is_asked(typed: str) -> None:
     assert redact(typed).text == MASK
     assert redact(typed, identifier_step=True).text == typed, "where an identifier is asked, it may be one"
+
+
+@pytest.mark.parametrize(
+    "typed", ["Lune-Rouge-2027!", "Soleil-Bleu-2026", "MotDePasse1!", "(Soleil-Bleu-2026)", "Mot#de#passe7"]
+)
+def test_a_word_no_identifier_looks_like_is_masked_even_where_an_identifier_is_asked(typed: str) -> None:
+    assert redact(typed).text == MASK
+    assert redact(typed, identifier_step=True).text == MASK
+    assert redact(f"Identifiant : {typed}", identifier_step=True).text == f"Identifiant : {MASK}"
+    assert redact(f"{typed} c.martin", identifier_step=True).text == f"{MASK} c.martin"
+
+
+@pytest.mark.parametrize(
+    "typed", ["C.Martin7", "c.martin7!", "Jean-Pierre.Dupont2", "Merci beaucoup !!", "Parfait👍👍👍", "Soleil2026"]
+)
+def test_what_may_be_an_identifier_is_kept_where_an_identifier_is_asked(typed: str) -> None:
+    assert redact(typed, identifier_step=True).text == typed
 
 
 def test_the_mask_can_be_worded_for_the_transcript() -> None:
@@ -71,6 +88,10 @@ def test_at_an_identifier_step_a_password_after_the_identifier_is_a_secret() -> 
     assert redact("c.martin Soleil-Bleu-2026", identifier_step=True).text == f"c.martin {MASK}"
     assert redact("c.martin / Soleil-Bleu-2026", identifier_step=True).text == f"c.martin / {MASK}"
     assert redact("Identifiant : c.martin7", identifier_step=True).text == "Identifiant : c.martin7"
+    assert redact("c.martin7 Marseille13!", identifier_step=True).text == f"c.martin7 {MASK}"
+    assert redact("c.martin7 (Soleil-Bleu-2026)", identifier_step=True).text == f"c.martin7 {MASK}"
+    assert redact("c.martin7, Soleil-Bleu-2026.", identifier_step=True).text == f"c.martin7, {MASK}"
+    assert redact("(c.martin7)", identifier_step=True).text == "(c.martin7)"
     assert redact("c.martin Soleil-Bleu-2026").text == "c.martin Soleil-Bleu-2026", "only where an identifier is asked"
 
 

@@ -42,9 +42,9 @@ WRONG_CREDENTIALS = (
     "Type the password again: I kept the identifier."
 )
 WELCOME = (
-    "To link a child, first log in with the account you want to keep. "
-    "If you have two active accounts, use the one you want to keep.\n"
-    "“Identifier”: type the identifier of this account."
+    "To link a child, first log in with the account you already use. It is the one you keep.\n"
+    "“Identifier”: type the identifier of this account. Not the one on the school's letter: "
+    "I ask for it just after."
 )
 FOUND = "I found the account {identifier}. It holds {count} children:"
 APPLY = "Add these students to my account"

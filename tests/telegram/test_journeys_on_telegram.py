@@ -58,6 +58,7 @@ ADDITION_CANCELLED = "Adding the children of the account {source} is cancelled. 
 ROLES_NOT_CANCELLED = "To change a child's role, press their line. To stop without changing anything, press “Cancel”."
 DEFINITION = "The legal guardian is the parent or the person who exercises parental authority over the child."
 CONNECTED = "You are logged in with the account {identifier}."
+PRESS_TO_ADD = "To add these students, press “Add these students to my account”."
 OTHER_ACTIVE_ACCOUNT = (
     "Before activating the account {identifier}: do you already use another account of the portal, "
     "already activated, with the same last name and first name?"
@@ -135,7 +136,8 @@ async def test_what_parents_type_is_never_misread(
         labels = [button["text"] for button in form.buttons]
         assert parent._(merge_flow.NOT_GUARDIAN_TOGGLE, child=CHLOE, mark="☑") in labels, "ticked for Chloé only"
         assert parent._(merge_flow.NOT_GUARDIAN_TOGGLE, child=MATHIS, mark="☐") in labels
-        await parent.says(typed["yes"], expect="My children")
+        await parent.says(typed["yes"], expect=PRESS_TO_ADD)  # a typed yes never adds: the button does
+        await parent.presses(merge_flow.APPLY, expect="My children")
         await merge_flow.show_my_children(parent, not_guardian=(CHLOE,))
 
     # whatever is typed at a password step is deleted, even a help word (it is never sent to the service)
