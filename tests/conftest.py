@@ -72,7 +72,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(
         f"log check: {LOG_CHECK.lines} log lines searched for {SECRETS.phrase_count} secrets and "
-        f"{len(SECRETS.tokens)} generated tokens, {len(LOG_CHECK.leaks)} leaking"
+        f"{len(SECRETS.tokens)} generated tokens, {len(LOG_CHECK.leaks)} leaking "
+        f"(formatting {LOG_CHECK.formatting_seconds:.2f} s, searching {LOG_CHECK.searching_seconds:.2f} s)"
     )
 
 

@@ -2,11 +2,16 @@
 
 Every record is formatted by the production JSON formatter (service/log_setup.py), then searched for:
 - the secrets the suite used, registered as they appear: every password and temporary password hashed or
-  checked by the service's CredentialHasher, every pydantic SecretStr (settings' tokens, webhook secrets, the
-  console's cookie secret, the OIDC client secret), every token from `secrets.token_urlsafe` (session tokens,
-  tickets, hand-off tokens, CSRF tokens), every console session cookie sealed, and the demo fixture's passwords;
-- shapes of secrets wherever they come from: a temporary password (XXXX-XXXX-XXXX), a Telegram bot token, a
-  Standard Webhooks secret (whsec_…), a bearer credential, a Fernet token (the console's cookie), a JWT.
+  checked by the service's CredentialHasher or received in a body of the service (refused ones too: throttled,
+  locked, against the policy), checked by the dialog tests' FakeAccountService, or typed at a dialog step that
+  reads a secret; every pydantic SecretStr (settings' tokens, webhook secrets, the console's cookie secret, the
+  OIDC client secret), every token from `secrets.token_urlsafe` (session tokens, tickets, hand-off tokens, CSRF
+  tokens), every console session cookie sealed, and the demo fixture's passwords;
+  each secret also as JSON and repr() write it (a non-ASCII letter as its u-escape, quotes and backslashes
+  escaped), so a line finds it escaped as well as raw (another process's readable lines);
+- shapes of secrets wherever they come from: a temporary password (XXXX-XXXX-XXXX, or as parents type it: any
+  case, spaces or dashes between the groups, e.g. `k7qx m2pa 9tzc`), a Telegram bot token, a Standard Webhooks
+  secret (whsec_…), a bearer credential, a Fernet token (the console's cookie), a JWT.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import logging
 import re
 import secrets as secrets_module
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +39,14 @@ MIN_TOKEN_LENGTH = 16
 MIN_DISTINCT_CHARACTERS = 4  # "x" * 40 or "a" * 64 is a test's filler (also typed into paths), not a secret
 TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]{16,}")
 _SYMBOL = f"[{TEMPORARY_PASSWORD_ALPHABET}]"
+_TYPED_SYMBOL = f"[{TEMPORARY_PASSWORD_ALPHABET}{TEMPORARY_PASSWORD_ALPHABET.lower()}]"
+_ISSUED = rf"{_SYMBOL}{{4}}-{_SYMBOL}{{4}}-{_SYMBOL}{{4}}"
+# As typed: any case, a space or a dash between the groups. A digit is required (the alphabet has eight), or
+# three four-letter words ("Step kind that") would be one.
+_TYPED = rf"(?=\D{{0,13}}\d){_TYPED_SYMBOL}{{4}}[ -]{_TYPED_SYMBOL}{{4}}[ -]{_TYPED_SYMBOL}{{4}}"
+_FIRST_GROUP = rf"(?={_TYPED_SYMBOL}{{4}}[ -])"  # checked first: most positions of a line fail here, cheaply
 SECRET_SHAPES = {
-    "temporary password": re.compile(rf"(?<![A-Za-z0-9-]){_SYMBOL}{{4}}-{_SYMBOL}{{4}}-{_SYMBOL}{{4}}(?![A-Za-z0-9-])"),
+    "temporary password": re.compile(rf"(?<![A-Za-z0-9-]){_FIRST_GROUP}(?:{_ISSUED}|{_TYPED})(?![A-Za-z0-9-])"),
     "Telegram bot token": re.compile(r"(?<![0-9])[0-9]{5,16}:[A-Za-z0-9_-]{30,64}"),
     "webhook secret": re.compile(r"whsec_[A-Za-z0-9+/=]{8,}"),
     "bearer credential": re.compile(r"(?i)bearer\s+(?!\[redacted\])[A-Za-z0-9._~+/=-]{8,}"),
@@ -55,10 +68,17 @@ class SecretRegistry:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_phrase(self, value: object) -> None:
-        """A chosen secret (a password, a configured token): found anywhere in a line."""
+        """A chosen secret (a password, a configured token): found anywhere in a line, raw or escaped."""
         if isinstance(value, str) and len(value) >= MIN_PHRASE_LENGTH and len(set(value)) >= MIN_DISTINCT_CHARACTERS:
+            forms = written_forms(value)
             with self._lock:
-                self.phrases.setdefault(value[:MIN_PHRASE_LENGTH], set()).add(value)
+                for form in forms:
+                    self.phrases.setdefault(form[:MIN_PHRASE_LENGTH], set()).add(form)
+
+    def add_typed(self, text: str) -> None:
+        """What a parent typed where a password is read: the secret as typed and as the dialog reads it."""
+        self.add_phrase(text)
+        self.add_phrase(text.strip())
 
     def add_token(self, value: object) -> None:
         """A generated token (URL-safe alphabet): found as a whole run of that alphabet, in a set (the suite makes
@@ -72,6 +92,7 @@ class SecretRegistry:
 
     @property
     def phrase_count(self) -> int:
+        """How many forms of secrets are searched (a secret with characters JSON or repr() escape has several)."""
         return sum(len(phrases) for phrases in self.phrases.values())
 
     def found_in(self, line: str) -> list[str]:
@@ -87,6 +108,19 @@ class SecretRegistry:
             candidates = index.get(line[start : start + MIN_PHRASE_LENGTH])
             if candidates:
                 yield from (phrase for phrase in list(candidates) if line.startswith(phrase, start))
+
+
+def written_forms(secret: str) -> set[str]:
+    """The secret as a log line may hold it: raw, as JSON writes it (ASCII-only or not), inside a repr(), and a
+    repr() written as JSON. A secret of plain ASCII without quotes nor backslashes has one form."""
+    inside_repr = repr(secret)[1:-1]
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        inside_repr,
+        json.dumps(inside_repr)[1:-1],
+    }
 
 
 def _hint(secret: str) -> str:
@@ -110,18 +144,24 @@ class LeakCheckingHandler(logging.Handler):
         self.leaks: list[Leak] = []
         self.where = "outside any test"
         self.lines = 0
+        self.formatting_seconds = 0.0  # what production's formatter costs (shown in the summary)
+        self.searching_seconds = 0.0  # what the search adds
 
     def emit(self, record: logging.LogRecord) -> None:
+        started = time.perf_counter()
         try:
             line = self.format(record)
         except Exception as error:  # a record production could not format is a failure too
             line = f"unformattable record from {record.name}: {type(error).__name__}"
             self.leaks.append(Leak(self.where, ("unformattable",), line))
             return
+        formatted = time.perf_counter()
         self.lines += 1
         reasons = self.registry.found_in(line)
         if reasons:
             self.leaks.append(Leak(self.where, tuple(reasons), line))
+        self.formatting_seconds += formatted - started
+        self.searching_seconds += time.perf_counter() - formatted
 
 
 def check_lines(registry: SecretRegistry, lines: Iterable[str], where: str) -> list[Leak]:
@@ -138,9 +178,14 @@ SESSION_SECRETS = SecretRegistry()  # the registry of the whole session (tests/c
 
 def assert_no_secret_in_log(log: Path, environment: Mapping[str, str] | None = None) -> None:
     """A subprocess's output (stdout and stderr in one file): no secret of the session, nor of its environment."""
+    assert_no_secret_in_output(log.read_text(errors="replace"), log.name, environment)
+
+
+def assert_no_secret_in_output(output: str, where: str, environment: Mapping[str, str] | None = None) -> None:
+    """A subprocess's log output (its stderr, say): no secret of the session, nor of its environment."""
     if environment is not None:
         register_environment_secrets(SESSION_SECRETS, environment)
-    leaks = check_lines(SESSION_SECRETS, log.read_text(errors="replace").splitlines(), log.name)
+    leaks = check_lines(SESSION_SECRETS, output.splitlines(), where)
     assert not leaks, describe(leaks)
 
 
@@ -173,8 +218,101 @@ def _pairs(document: Any) -> Iterator[tuple[str, Any]]:
             yield from _pairs(item)
 
 
+TYPED_TEXT: ContextVar[str | None] = ContextVar("typed_text", default=None)  # the text DialogEngine.handle reads
+SECRET_BODY_FIELDS = {"Credentials": ("password",), "ActivationRequest": ("new_password",)}  # service.schemas
+
+
+def register_body_secrets(registry: SecretRegistry, raw: str | bytes | bytearray, names: Iterable[str]) -> None:
+    """The secrets of a request body the service received, before it validates them (a refused one too)."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return
+    if isinstance(document, dict):
+        for name in names:
+            registry.add_phrase(document.get(name))
+
+
 def install_registrations(registry: SecretRegistry) -> Callable[[], None]:
     """Register secrets where the code makes or checks them; returns what undoes it."""
+    undo_dialog = _register_typed_secrets(registry)
+    undo_bodies = _register_body_secrets(registry)
+    undo_made = _register_made_secrets(registry)
+
+    def undo() -> None:
+        undo_made()
+        undo_bodies()
+        undo_dialog()
+
+    return undo
+
+
+def _register_typed_secrets(registry: SecretRegistry) -> Callable[[], None]:
+    """Whatever the dialog engine reads at a step that reads a secret, before the step runs: a password refused
+    before any verification (throttled, locked, a policy) or sent to a fake service is registered too.
+
+    The engine decides in `_handle` (text, a step of SECRET_STEPS, not in helpdesk mode), then builds the turn
+    with `_turn`: `handle` keeps the inbound text in a context variable, `_turn` sees the chat's step."""
+    from conversations.engine import DialogEngine
+    from conversations.state import DialogState
+    from conversations.steps import SECRET_STEPS
+    from conversations.store import ChatRecord
+
+    original_handle = DialogEngine.handle
+    original_turn = DialogEngine._turn
+
+    async def handle(self: DialogEngine, inbound: Any) -> Any:
+        token = TYPED_TEXT.set(inbound.text if inbound.kind == "text" else None)
+        try:
+            return await original_handle(self, inbound)
+        finally:
+            TYPED_TEXT.reset(token)
+
+    def turn(self: DialogEngine, record: ChatRecord, *arguments: Any, **options: Any) -> Any:
+        typed = TYPED_TEXT.get()
+        state: DialogState = record.state
+        if typed is not None and state.step in SECRET_STEPS and state.helpdesk is None:
+            registry.add_typed(typed)
+        return original_turn(self, record, *arguments, **options)
+
+    DialogEngine.handle = handle  # type: ignore[method-assign]
+    DialogEngine._turn = turn  # type: ignore[method-assign]
+
+    def undo() -> None:
+        DialogEngine.handle = original_handle  # type: ignore[method-assign]
+        DialogEngine._turn = original_turn  # type: ignore[method-assign]
+
+    return undo
+
+
+def _register_body_secrets(registry: SecretRegistry) -> Callable[[], None]:
+    """The passwords of the service's request bodies (service.routing.parse_body validates them with
+    `model_validate_json`), whatever the service then does with them."""
+    from service import schemas
+
+    models = [getattr(schemas, name) for name in SECRET_BODY_FIELDS]
+
+    def validating(model: Any, names: tuple[str, ...]) -> Any:
+        original = model.model_validate_json
+
+        def model_validate_json(cls: Any, raw: Any, *arguments: Any, **options: Any) -> Any:
+            register_body_secrets(registry, raw, names)
+            return original(raw, *arguments, **options)
+
+        return classmethod(model_validate_json)
+
+    for model in models:
+        model.model_validate_json = validating(model, SECRET_BODY_FIELDS[model.__name__])
+
+    def undo() -> None:
+        for model in models:
+            del model.model_validate_json
+
+    return undo
+
+
+def _register_made_secrets(registry: SecretRegistry) -> Callable[[], None]:
+    """Tokens when generated, SecretStr values when built, passwords when hashed or verified, cookies when sealed."""
     from bot.console.sessions import CookieCodec
     from service.security import CredentialHasher
 

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from bench import families, run
+from tests.log_leaks import SESSION_SECRETS, assert_no_secret_in_log, assert_no_secret_in_output
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_passwords(count: int) -> list[str]:
+    """The passwords of the accounts the bench keeps (bench/families.py: the first `count` families)."""
+    return [family.kept_password for family in families.generate(count)]
 
 
 @pytest.mark.timeout(300)
@@ -42,6 +50,12 @@ def test_the_bench_runs_both_bots_and_prints_the_table(tmp_path: Path) -> None:
         check=False,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
+    # the bench's secrets: its tokens, its families' passwords (temporary ones are found by their shape)
+    for secret in (run.BOT_TOKEN, run.SERVICE_TOKEN, run.WEBHOOK_SECRET, *bench_passwords(100)):
+        SESSION_SECRETS.add_phrase(secret)
+    assert_no_secret_in_output(finished.stderr, "rattacher bench's stderr")
+    for log in tmp_path.rglob("*.log"):  # the service's and the bots' output (--keep)
+        assert_no_secret_in_log(log)
     report = finished.stdout
     assert "hash-bound ceiling:" in report
     assert "service alone (log in, preview, apply over HTTP)" in report

@@ -13,10 +13,19 @@ from pathlib import Path
 
 import pytest
 import structlog
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.telegram.settings import TelegramSettings
+from conversations.engine import DialogEngine
+from conversations.schema import upgrade_dialog_schema
+from conversations.settings import DialogSettings
+from conversations.steps import SECRET_STEPS
+from conversations.store import DialogStore
 from service.log_setup import LogSettings, json_lines_for, log_formatter
+from service.schemas import ActivationRequest, Credentials
+from tests.conversations.fake_service import FakeAccountService
+from tests.conversations.support import Chat, FakeClock
 from tests.log_leaks import LeakCheckingHandler, SecretRegistry, check_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +70,96 @@ def test_the_session_check_catches_a_temporary_password_by_its_shape(log_check: 
     logger = logging.getLogger("bot.probe")
     assert len(leaks_of(log_check, lambda: logger.warning("typed %s", DEMO_TEMPORARY_PASSWORD))) == 1
     assert len(leaks_of(log_check, lambda: logger.warning("typed %s", "ZZ9Z-KKKK-MMMM"))) == 1
+
+
+@pytest.mark.parametrize("password", ["Été-Soleil-2026", 'Soleil"Bleu2026', "Soleil\\Bleu2026", "Sol\teil-Bleu-2026"])
+def test_the_session_check_catches_a_secret_json_or_repr_escapes(log_check: LeakCheckingHandler, password: str) -> None:
+    """JSON lines write `é` as a u-escape, `"` and `\\` escaped; a repr() doubles the backslash, then JSON again."""
+    log_check.registry.add_phrase(password)
+    logger = logging.getLogger("service.probe")
+    events = structlog.stdlib.get_logger("service.probe")
+    assert len(leaks_of(log_check, lambda: logger.info("typed %s", password))) == 1
+    assert len(leaks_of(log_check, lambda: logger.info("typed %r", password))) == 1
+    assert len(leaks_of(log_check, lambda: events.info("typed", note=password))) == 1
+    assert len(leaks_of(log_check, lambda: events.info("typed", notes=[password]))) == 1
+    assert check_lines(log_check.registry, [f"typed {password}"], "console.log"), "raw, in another process's lines"
+
+
+@pytest.mark.parametrize(
+    "typed", ["k7qx m2pa 9tzc", "K7QX M2PA 9TZC", "k7qx-m2pa-9tzc", "h8jn 4wqs-7kdf", "zz9z kkkk mmmm"]
+)
+def test_the_session_check_catches_a_temporary_password_as_parents_type_it(
+    log_check: LeakCheckingHandler, typed: str
+) -> None:
+    logger = logging.getLogger("bot.probe")
+    assert len(leaks_of(log_check, lambda: logger.warning("typed %s", typed))) == 1
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "chat test:1: text -> step that kind",  # four-letter words: no digit
+        "next step type text then wait",
+        "request svc-0123abcd4567ef89 handled",
+        "escalation 5f2b7c9e-3a4d-4e8f-9b2c-7d6e5f4a3b2c claimed",
+        "chat test:89abcdef2345 saved",
+        "took 2026 ms for 3456 rows",
+        "ESC-0042 from tg-7-abcd at 2026-11-29T09:00:00",
+    ],
+)
+def test_the_temporary_password_shape_leaves_ordinary_lines_alone(
+    log_check: LeakCheckingHandler, ordinary: str
+) -> None:
+    logger = logging.getLogger("bot.probe")
+    assert leaks_of(log_check, lambda: logger.info("%s", ordinary)) == []
+
+
+def _never_registered(log_check: LeakCheckingHandler, prefix: str) -> str:
+    """A fresh secret of letters only (the dialog refuses it as a new password); no log line flags it yet."""
+    value = prefix + "".join(secrets.choice("abcdefghjkmnpqrstvwxyz") for _ in range(12))
+    assert leaks_of(log_check, lambda: logging.getLogger("bot.probe").info("typed %s", value)) == []
+    return value
+
+
+async def test_what_is_typed_at_a_step_that_reads_a_secret_is_registered(
+    log_check: LeakCheckingHandler, database_url: str
+) -> None:
+    """s.petit logs in with its temporary password; the new password it types breaks a rule the dialog checks
+    itself (letters only): it reaches no service, and is a secret all the same."""
+    database = create_async_engine(database_url)
+    try:
+        await upgrade_dialog_schema(database)
+        settings = DialogSettings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+        service = FakeAccountService()
+        chat = Chat(DialogEngine(DialogStore(database), service, settings, clock=FakeClock()))
+        await chat.log_in("s.petit", "P3LM-6VXA-2RGE")
+        await chat.press("Non")  # no other activated account: activate this one
+        assert chat.last.expects_secret, chat.last_text
+        new_password = _never_registered(log_check, "motdepasse")
+        await chat.text(new_password)
+        assert chat.outcomes[-1].step in SECRET_STEPS and chat.outcomes[-1].input_kind == "password"
+        assert new_password not in service.received_passwords, "refused by the dialog, never sent"
+    finally:
+        await database.dispose()
+    caught = leaks_of(log_check, lambda: logging.getLogger("conversations.probe").info("typed %s", new_password))
+    assert len(caught) == 1
+
+
+async def test_what_the_fake_service_and_the_service_receive_is_registered(log_check: LeakCheckingHandler) -> None:
+    """A password the dialog tests' fake is given (even when it is down), and a password in a body of the service
+    (even one its validation refuses)."""
+    service = FakeAccountService(unavailable=True)
+    given = _never_registered(log_check, "donneaufaux")
+    with pytest.raises(Exception, match="stopped"):
+        await service.log_in("test:1", "c.martin", given)
+    in_body = _never_registered(log_check, "danslecorps")
+    Credentials.model_validate_json(json.dumps({"identifier": "c.martin", "password": in_body}))
+    refused = _never_registered(log_check, "refusecorps")
+    with pytest.raises(ValidationError):
+        ActivationRequest.model_validate_json(json.dumps({"activation_ticket": "", "new_password": refused}))
+    logger = logging.getLogger("service.probe")
+    for value in (given, in_body, refused):
+        assert len(leaks_of(log_check, lambda value=value: logger.info("typed %s", value))) == 1, value
 
 
 def test_what_production_redacts_never_reaches_the_line(log_check: LeakCheckingHandler) -> None:

@@ -15,15 +15,18 @@ from pathlib import Path
 import pytest
 
 from tests.console.conftest import Browser, csrf_in, demo_sign_in
+from tests.log_leaks import assert_no_secret_in_log
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @dataclass
 class Terminal:
-    """The demo's terminal through pipes: what was printed so far, and lines typed."""
+    """The demo's terminal through pipes: what was printed so far, and lines typed; its log lines (stderr) in a
+    file of their own (stdout's banner shows the demo's passwords on purpose)."""
 
     process: asyncio.subprocess.Process
+    log: Path
     printed: str = ""
 
     async def shows(self, text: str, timeout: float = 30.0) -> str:
@@ -46,18 +49,20 @@ class Terminal:
 async def running_demo(cwd: Path) -> AsyncIterator[Terminal]:
     """`python -m bot.cli demo` in `cwd`, unbuffered, without the caller's RATTACHER_ settings; ended by EOF."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("RATTACHER_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "demo",
-        cwd=cwd,
-        env=environment | {"PYTHONUNBUFFERED": "1"},
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    terminal = Terminal(process)
+    log = cwd / "demo-stderr.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "demo",
+            cwd=cwd,
+            env=environment | {"PYTHONUNBUFFERED": "1"},
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    terminal = Terminal(process, log)
     try:
         yield terminal
     finally:
@@ -102,5 +107,8 @@ async def test_a_newcomer_asks_in_the_terminal_and_an_agent_answers_in_the_demo_
         await agent.post(page + "/hand-back", form)
         printed = await terminal.shows("De retour avec moi")
         assert printed.index("Je vous rends au robot.") < printed.index("De retour avec moi")
-    assert terminal.process.returncode == 0, terminal.printed[-2000:]
-    assert "Traceback" not in terminal.printed and "ERROR" not in terminal.printed, terminal.printed[-3000:]
+    logged = terminal.log.read_text()
+    assert terminal.process.returncode == 0, terminal.printed[-2000:] + logged[-2000:]
+    for output in (terminal.printed, logged):
+        assert "Traceback" not in output and "ERROR" not in output, output[-3000:]
+    assert_no_secret_in_log(terminal.log)

@@ -1,5 +1,6 @@
 """An in-memory account service implementing the dialog's AccountService interface (a fake, not a mock).
 
+Every password it is given is registered as a secret no log line may hold (tests/log_leaks.py).
 It follows the real service's rules closely enough for the dialog's unit and property tests:
 credentials, activation, throttling, name identity (with the differing names and the schools to ask),
 already merged accounts (and whether into the current one), single-use tickets bound to a session,
@@ -47,6 +48,7 @@ from conversations.service_port import (
     Throttled,
     TicketInvalid,
 )
+from tests.log_leaks import SESSION_SECRETS
 
 FREE_FAILURES = 5
 MIN_PASSWORD_LENGTH = 10
@@ -312,6 +314,7 @@ class FakeAccountService:
         return LoggedIn(session_token=token, account=summary)
 
     async def log_in(self, requester: str, identifier: str, password: str) -> LoggedIn | ActivationNeeded:
+        SESSION_SECRETS.add_phrase(password)  # a secret no log line may hold (tests/log_leaks.py), even refused
         self._available()
         account = self._verify(identifier, password)
         if account.status == "merged":
@@ -324,6 +327,7 @@ class FakeAccountService:
         return self._open_session(account)
 
     async def activate(self, requester: str, activation_ticket: str, new_password: str) -> LoggedIn:
+        SESSION_SECRETS.add_phrase(new_password)  # a secret no log line may hold (tests/log_leaks.py), even refused
         self._available()
         self.received_passwords.append(new_password)
         identifier = self.activation_tickets.get(activation_ticket)
@@ -363,6 +367,7 @@ class FakeAccountService:
         return ChildrenList(account=summary, children=children)
 
     async def preview_merge(self, requester: str, session_token: str, identifier: str, password: str) -> MergePreview:
+        SESSION_SECRETS.add_phrase(password)  # a secret no log line may hold (tests/log_leaks.py), even refused
         self._available()
         target = self._account_of(session_token)
         source = self._verify(identifier, password)

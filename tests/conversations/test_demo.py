@@ -11,6 +11,7 @@ import pytest
 
 from bot.terminal import inbound_from_line
 from conversations.engine import Button
+from tests.log_leaks import assert_no_secret_in_output
 
 DEMO_SCRIPT = (
     "\n".join(
@@ -30,8 +31,10 @@ DEMO_SCRIPT = (
 
 
 def run_demo(cwd: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """The demo fed a script; its log lines (stderr: stdout is the terminal chat, its banner shows the demo's
+    passwords on purpose) hold no secret."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("RATTACHER_")}
-    return subprocess.run(
+    finished = subprocess.run(
         [sys.executable, "-m", "bot.cli", "demo"],
         input=script,
         capture_output=True,
@@ -41,6 +44,8 @@ def run_demo(cwd: Path, script: str) -> subprocess.CompletedProcess[str]:
         timeout=90,
         check=False,
     )
+    assert_no_secret_in_output(finished.stderr, "rattacher demo's stderr")
+    return finished
 
 
 def test_a_scripted_demo_completes_the_merge(tmp_path: Path) -> None:

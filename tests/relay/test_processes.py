@@ -14,12 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from service.models import OutboxEvent
+from tests.log_leaks import SESSION_SECRETS, assert_no_secret_in_log, register_environment_secrets
 from tests.relay.conftest import Receiver, eventually
 from tests.relay.test_relay import deliveries, outbox_rows, publish_activations
 
 
 async def start_relay(database_url: str, receiver: Receiver, log: Path, **extra: str) -> asyncio.subprocess.Process:
-    """`rattacher relay` in a process of its own, configured only by RATTACHER_* variables."""
+    """`rattacher relay` in a process of its own, configured only by RATTACHER_* variables (its secrets are
+    registered: `assert_no_secret_in_log(log)` checks its output)."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("RATTACHER_")}
     environment.update(
         {
@@ -32,6 +34,7 @@ async def start_relay(database_url: str, receiver: Receiver, log: Path, **extra:
             **extra,
         }
     )
+    register_environment_secrets(SESSION_SECRETS, environment)
     with log.open("ab") as output:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "relay", env=environment, cwd=log.parent, stdout=output, stderr=output
@@ -95,6 +98,8 @@ async def test_a_relay_killed_mid_batch_and_restarted_loses_nothing(
     expected = per_aggregate([event.event_id for event in events], aggregate_of)
     assert per_aggregate(first_occurrences(receiver.delivered), aggregate_of) == expected, "in order per aggregate"
     assert {delivery.state for delivery in await deliveries(context)} == {"delivered"}
+    for log in (tmp_path / "relay-1.log", tmp_path / "relay-2.log"):
+        assert_no_secret_in_log(log)
 
 
 async def test_two_relays_on_postgresql_deliver_each_event_once(
@@ -123,6 +128,7 @@ async def test_two_relays_on_postgresql_deliver_each_event_once(
     assert per_aggregate(ids, aggregate_of) == per_aggregate([event.event_id for event in events], aggregate_of)
     for log in logs:
         assert "delivered of" in log.read_text(), f"both relays share the work: {log.name}"
+        assert_no_secret_in_log(log)
 
 
 async def _all_published(context: Any) -> bool:

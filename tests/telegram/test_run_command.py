@@ -11,6 +11,7 @@ import aiohttp
 from bench.fake_bot_api import FakeBotApi
 from bot.telegram.cli import TOKEN_REFUSED
 from conversations.i18n import translator
+from tests.log_leaks import assert_no_secret_in_output
 from tests.relay.conftest import eventually, receiving
 from tests.telegram import merge_flow
 from tests.telegram.conftest import free_port
@@ -82,3 +83,4 @@ async def test_a_token_telegram_refuses_is_one_clear_line(
     assert in_french != TOKEN_REFUSED, "the message is translated"
     assert last_line == f"rattacher: {in_french}"
     assert "Traceback" not in error.decode() and "AAHanother" not in error.decode()
+    assert_no_secret_in_output(error.decode(), "rattacher bot's stderr", environment)
