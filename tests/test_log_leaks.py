@@ -3,6 +3,7 @@ formatter (service/log_setup.py) writes JSON lines with the request id and redac
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -63,7 +64,9 @@ def test_the_session_check_catches_a_generated_token_and_a_settings_secret(log_c
     assert len(leaks_of(log_check, lambda: events.debug("calling the service", agent=configured))) == 1
     assert webhook is not None
     assert len(leaks_of(log_check, lambda: events.info("webhook", header=webhook.get_secret_value()))) == 1
-    assert len(leaks_of(log_check, lambda: logging.getLogger("aiohttp.access").info("GET /x/%s", token))) == 1
+    assert (
+        len(leaks_of(log_check, lambda: logging.getLogger("aiohttp.server").error("while serving /x/%s", token))) == 1
+    )
 
 
 def test_the_session_check_catches_a_temporary_password_by_its_shape(log_check: LeakCheckingHandler) -> None:
@@ -272,3 +275,22 @@ def test_a_test_whose_log_holds_a_secret_fails(tmp_path: Path) -> None:
     assert "ERROR test_probe.py::test_leaks - Failed: secrets in log lines" in finished.stdout, finished.stdout
     assert "test_clean" not in finished.stdout and "2 passed, 1 error" in finished.stdout
     assert "test_probe.py::test_leaks: secret Sol…(16 characters) in: {" in finished.stdout
+
+
+def test_no_production_server_writes_an_access_log() -> None:
+    """The check leaves aiohttp's access lines out (the tests' servers): every production runner must have none."""
+    runners = []
+    for package in ("service", "bot", "conversations"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "AppRunner",
+                    "run_app",
+                ):
+                    keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+                    quiet = (
+                        isinstance(keywords.get("access_log"), ast.Constant) and keywords["access_log"].value is None
+                    )
+                    runners.append((f"{path.relative_to(ROOT)}:{node.lineno}", quiet))
+    assert len(runners) >= 5, runners  # the service, the webhook, the health and relay listeners, the console
+    assert [where for where, quiet in runners if not quiet] == []
