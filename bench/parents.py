@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.fake_bot_api import Chat, FakeBotApi, Message
 from conversations.i18n import plural_translator, translator
+from conversations.wording import WELCOME_QUESTION
 
 STEP_TIMEOUT_SECONDS = 60.0
 # Calls carrying a chat_id: what python-telegram-bot's AIORateLimiter counts against the per-bot 30/s budget.
@@ -52,11 +53,7 @@ def merge_steps(family: Family) -> list[Step]:
     """/start (the welcome asks the identifier kept) → both accounts → the portal's form → apply: 6 steps."""
     _ = translator("fr")
     n_ = plural_translator("fr")
-    welcome = _(
-        "To link a child, first log in with the account you want to keep. "
-        "If you have two active accounts, use the one you want to keep.\n"
-        "“Identifier”: type the identifier of this account."
-    )
+    welcome = _(WELCOME_QUESTION)
     apply = _("Add these students to my account")
     done = n_("Done! This child was added to your account:", "Done! These children were added to your account:", 2)
     return [

@@ -39,6 +39,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from conversations.i18n import plural_translator, translator
+from conversations.wording import WELCOME_QUESTION
 
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 IDENTIFIER, PASSWORD, OTHER_IDENTIFIER, OTHER_PASSWORD, ROLES = range(5)
@@ -108,11 +109,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         "You need the identifier and the temporary password of the other account: the school gives them to you.\n"
         "Both accounts must have exactly the same last name and first name."
     )
-    question = _(
-        "To link a child, first log in with the account you want to keep. "
-        "If you have two active accounts, use the one you want to keep.\n"
-        "“Identifier”: type the identifier of this account."
-    )
+    question = _(WELCOME_QUESTION)
     markup = keyboard([(_("My children"), "kids")], [(_("Talk to an agent"), "agent")])
     await update.effective_message.reply_text(f"{greeting}\n\n{question}", reply_markup=markup)
     return IDENTIFIER

@@ -21,6 +21,11 @@ LEGAL_GUARDIAN_DEFINITION = N_(
     "The legal guardian is the parent or the person who exercises parental authority over the child."
 )
 NOT_SURE_OF_THE_ROLE = N_("Not sure? Ask the school, or type /agent to talk to an agent.")
+WELCOME_QUESTION = N_(  # also what the bench's parents wait for, and its yardstick bot asks
+    "To link a child, first log in with the account you already use. It is the one you keep.\n"
+    "“Identifier”: type the identifier of this account. Not the one on the school's letter: "
+    "I ask for it just after."
+)
 PORTAL_CHECKBOX = N_("{child} · {mark} I am not this student's legal guardian")
 
 # The service's password rules, in plain words (one short list, no example to copy); the two
@@ -62,14 +67,7 @@ def ask_menu(turn: Turn) -> None:
             [[(_("Link a child"), "link")], [(_("My children"), "kids")], [(_("Talk to an agent"), AGENT_ACTION)]],
         )
         return
-    turn.ask(
-        _(
-            "To link a child, first log in with the account you already use. It is the one you keep.\n"
-            "“Identifier”: type the identifier of this account. Not the one on the school's letter: "
-            "I ask for it just after."
-        ),
-        [[(_("My children"), "kids")], [(_("Talk to an agent"), AGENT_ACTION)]],
-    )
+    turn.ask(_(WELCOME_QUESTION), [[(_("My children"), "kids")], [(_("Talk to an agent"), AGENT_ACTION)]])
 
 
 def say_connected(turn: Turn) -> None:

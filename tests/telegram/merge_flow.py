@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.fake_bot_api import Message
+from conversations.wording import WELCOME_QUESTION
 from tests.telegram.telegram_parent import TelegramParent
 
 
@@ -41,11 +42,7 @@ WRONG_CREDENTIALS = (
     "This password does not work with the identifier {identifier} (or this identifier does not exist). "
     "Type the password again: I kept the identifier."
 )
-WELCOME = (
-    "To link a child, first log in with the account you already use. It is the one you keep.\n"
-    "“Identifier”: type the identifier of this account. Not the one on the school's letter: "
-    "I ask for it just after."
-)
+WELCOME = WELCOME_QUESTION
 FOUND = "I found the account {identifier}. It holds {count} children:"
 APPLY = "Add these students to my account"
 LEGAL_GUARDIAN_HELP = "What is a legal guardian?"
