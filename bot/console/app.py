@@ -27,7 +27,6 @@ from bot.console.web import (
     TEMPLATES_KEY,
     error_pages_middleware,
     language_middleware,
-    request_log_middleware,
     security_headers_middleware,
     session_middleware,
 )
@@ -71,7 +70,6 @@ def create_app(
     i18n.require_console_catalogs()
     app = web.Application(
         middlewares=[
-            request_log_middleware,
             health.observe_requests,
             security_headers_middleware,
             language_middleware,

@@ -12,16 +12,19 @@ import time
 from typing import Literal
 
 import aiohttp
+import structlog
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 
 from bot.console.oidc import SignInFailed
 from bot.console.web import OIDC_KEY, SERVICE_KEY, SETTINGS_KEY, Handler
+from conversations.request_ids import bound_request_id
 from service.exposition import install_metrics, method_label
 
 READINESS_TIMEOUT_SECONDS = 5.0
 PAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+requests = structlog.stdlib.get_logger("bot.console.requests")
 CheckStatus = Literal["ok", "not_ready", "unreachable", "not_configured"]
 
 PAGES = Histogram(
@@ -52,25 +55,32 @@ def add_routes(app: web.Application) -> None:
 
 @web.middleware
 async def observe_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Latency and status of every console request, by route template (never the raw path)."""
+    """One request id per console request (sent on to the service); once answered, one log line and the latency.
+
+    Both name the route's template, never the path's values or the query string: the sign-in's return carries
+    the identity provider's code and state (`/auth/callback?code=…&state=…`).
+    """
     started = time.perf_counter()
-    status = 499  # kept only when the handler is cancelled (shutdown, or the agent left an event stream)
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exception:
-        status = exception.status
-        raise
-    except Exception:
-        status = 500
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        PAGES.labels(route=route, method=method_label(request.method), status=str(status)).observe(
-            time.perf_counter() - started
-        )
+    status = 499  # unless answered: the agent's browser went away, or the process is stopping
+    with bound_request_id("con"):
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exception:
+            status = exception.status
+            raise
+        except Exception:
+            status = 500
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            elapsed = time.perf_counter() - started
+            PAGES.labels(route=route, method=method_label(request.method), status=str(status)).observe(elapsed)
+            requests.info(
+                "request", method=request.method, route=route, status=status, duration_ms=round(elapsed * 1000, 1)
+            )
 
 
 async def healthz(_: web.Request) -> web.Response:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
 import jinja2
-import structlog
 from aiohttp import web
 
 from bot.console.i18n import HTML_LANGUAGES, N_, SWITCH_TO, _, current_language, language_of, use_language
@@ -19,10 +17,8 @@ from bot.console.oidc import OidcClient
 from bot.console.service_client import AgentIdentity, ConsoleServiceClient, ServiceError
 from bot.console.sessions import SESSION_COOKIE, Clock, CookieCodec, Session
 from bot.console.settings import ConsoleSettings
-from conversations.request_ids import bound_request_id
 
 logger = logging.getLogger(__name__)
-requests = structlog.stdlib.get_logger("bot.console.requests")
 
 SETTINGS_KEY = web.AppKey("console_settings", ConsoleSettings)
 SERVICE_KEY = web.AppKey("console_service", ConsoleServiceClient)
@@ -149,30 +145,6 @@ def _write_session(request: web.Request, response: web.StreamResponse) -> None:
         path="/",
         max_age=int(_absolute(settings).total_seconds()),
     )
-
-
-@web.middleware
-async def request_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One request id per console request (sent on to the service), one line once answered.
-
-    The line names the route's template, never the path's values or the query string: the sign-in's return
-    carries the identity provider's code and state (`/auth/callback?code=…&state=…`).
-    """
-    started = time.perf_counter()
-    status = 499  # unless answered: the agent's browser went away (as reverse proxies say)
-    with bound_request_id("con"):
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as error:
-            status = error.status
-            raise
-        finally:
-            resource = request.match_info.route.resource
-            route = resource.canonical if resource is not None else "unmatched"
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            requests.info("request", method=request.method, route=route, status=status, duration_ms=duration_ms)
 
 
 @web.middleware
